@@ -1,0 +1,92 @@
+//! Bucket operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation.
+
+use http::{Response, StatusCode};
+use ksan_proto::ResponseBody;
+use ksan_proto::xml::{self, XmlWriter};
+use ksan_types::{ErrorCode, S3Error};
+
+use crate::headers::format_iso8601;
+use crate::{Ctx, HandlerResult, S3Api, empty_response, read_small_body, xml_response};
+
+impl S3Api {
+    pub(crate) fn list_buckets(&self, ctx: &Ctx) -> HandlerResult {
+        let user = self.require_user(ctx)?;
+        let buckets = self.engine.list_buckets(&user.canonical_id)?;
+        let mut w = XmlWriter::new();
+        w.root("ListAllMyBucketsResult");
+        w.open("Owner")
+            .elem("ID", &user.canonical_id)
+            .elem("DisplayName", &user.display_name)
+            .close("Owner");
+        w.open("Buckets");
+        for b in &buckets {
+            w.open("Bucket")
+                .elem("Name", &b.name)
+                .elem("CreationDate", &format_iso8601(b.created_ms))
+                .close("Bucket");
+        }
+        w.close("Buckets").close("ListAllMyBucketsResult");
+        xml_response(w.finish())
+    }
+
+    pub(crate) async fn create_bucket(&self, ctx: &Ctx) -> HandlerResult {
+        let user = self.require_user(ctx)?.clone();
+        let body = read_small_body(ctx, 64 * 1024).await?;
+        let mut location = None;
+        if !body.iter().all(u8::is_ascii_whitespace) {
+            let doc = xml::parse(&body)?;
+            if doc.name != "CreateBucketConfiguration" {
+                return Err(S3Error::new(ErrorCode::MalformedXML));
+            }
+            if let Some(lc) = doc.child_text("LocationConstraint") {
+                location = Some(lc.to_owned());
+            }
+        }
+        match location.as_deref() {
+            None | Some("") => location = None,
+            Some(lc) if lc == self.config.region => {}
+            Some(lc) => {
+                return Err(S3Error::new(ErrorCode::IllegalLocationConstraintException).msg(format!(
+                    "The {lc} location constraint is incompatible for the region specific endpoint this request was sent to."
+                )));
+            }
+        }
+        let name = ctx.bucket_name().to_owned();
+        self.engine.create_bucket(&user, &name, location).await?;
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(http::header::LOCATION, format!("/{name}"))
+            .body(ResponseBody::empty())
+            .map_err(S3Error::internal)
+    }
+
+    pub(crate) async fn delete_bucket(&self, ctx: &Ctx) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx)?;
+        self.engine.delete_bucket(&bucket.name).await?;
+        empty_response(StatusCode::NO_CONTENT)
+    }
+
+    pub(crate) fn head_bucket(&self, ctx: &Ctx) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx)?;
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(
+                "x-amz-bucket-region",
+                bucket.location.as_deref().unwrap_or(&self.config.region),
+            )
+            .body(ResponseBody::empty())
+            .map_err(S3Error::internal)
+    }
+
+    pub(crate) fn get_bucket_location(&self, ctx: &Ctx) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx)?;
+        let mut w = XmlWriter::new();
+        w.root("LocationConstraint");
+        // us-east-1 buckets answer an empty constraint, as S3 does.
+        if let Some(lc) = bucket.location.as_deref().filter(|l| *l != "us-east-1") {
+            w.text(lc);
+        }
+        w.close("LocationConstraint");
+        xml_response(w.finish())
+    }
+}

@@ -1,0 +1,342 @@
+//! Reading request headers into engine types, and writing object headers into responses.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use http::HeaderMap;
+use http::response::Builder;
+use ksan_engine::ObjectVersion;
+use ksan_engine::objects::{ChecksumRequest, WriteConditions};
+use ksan_engine::records::ContentHeaders;
+use ksan_types::{ChecksumAlgorithm, ErrorCode, S3Error, S3Result};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Longest key S3 accepts, in UTF-8 bytes.
+pub const MAX_KEY_LEN: usize = 1024;
+/// Total size of user metadata (names and values) S3 accepts.
+pub const MAX_USER_META: usize = 2048;
+
+pub fn get<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+pub fn check_key(key: &str) -> S3Result<()> {
+    if key.len() > MAX_KEY_LEN {
+        return Err(S3Error::new(ErrorCode::KeyTooLongError)
+            .with("MaxSizeAllowed", MAX_KEY_LEN.to_string())
+            .with("Size", key.len().to_string()));
+    }
+    if key.contains('\0') {
+        return Err(S3Error::invalid_argument("Object keys may not contain NUL", "key", ""));
+    }
+    Ok(())
+}
+
+pub fn header_u64(h: &HeaderMap, name: &str) -> S3Result<Option<u64>> {
+    match get(h, name) {
+        None => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| S3Error::invalid_argument(format!("Invalid {name}"), "header", v.to_owned())),
+    }
+}
+
+pub fn content_headers(h: &HeaderMap) -> ContentHeaders {
+    let s = |n: &str| get(h, n).map(str::to_owned);
+    ContentHeaders {
+        content_type: s("content-type"),
+        content_encoding: s("content-encoding").filter(|v| v != "aws-chunked").map(|v| {
+            // aws-chunked is transfer framing, not the object's encoding.
+            v.split(',')
+                .map(str::trim)
+                .filter(|p| *p != "aws-chunked")
+                .collect::<Vec<_>>()
+                .join(",")
+        }),
+        content_disposition: s("content-disposition"),
+        content_language: s("content-language"),
+        cache_control: s("cache-control"),
+        expires: s("expires"),
+    }
+}
+
+/// `x-amz-meta-*` headers: names lower-cased without the prefix, in request order.
+pub fn user_metadata(h: &HeaderMap) -> S3Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut size = 0;
+    for (name, value) in h {
+        if let Some(n) = name.as_str().strip_prefix("x-amz-meta-") {
+            let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            size += n.len() + v.len();
+            out.push((n.to_owned(), v));
+        }
+    }
+    if size > MAX_USER_META {
+        return Err(S3Error::new(ErrorCode::MetadataTooLarge)
+            .with("Size", size.to_string())
+            .with("MaxSizeAllowed", MAX_USER_META.to_string()));
+    }
+    Ok(out)
+}
+
+pub fn storage_class(h: &HeaderMap) -> S3Result<Option<String>> {
+    const CLASSES: [&str; 9] = [
+        "STANDARD",
+        "REDUCED_REDUNDANCY",
+        "STANDARD_IA",
+        "ONEZONE_IA",
+        "INTELLIGENT_TIERING",
+        "GLACIER",
+        "DEEP_ARCHIVE",
+        "GLACIER_IR",
+        "EXPRESS_ONEZONE",
+    ];
+    match get(h, "x-amz-storage-class") {
+        None => Ok(None),
+        Some("STANDARD") => Ok(None),
+        Some(c) if CLASSES.contains(&c) => Ok(Some(c.to_owned())),
+        Some(_) => Err(S3Error::new(ErrorCode::InvalidStorageClass)),
+    }
+}
+
+pub fn content_md5(h: &HeaderMap) -> S3Result<Option<[u8; 16]>> {
+    let Some(v) = get(h, "content-md5") else {
+        return Ok(None);
+    };
+    let bytes = B64
+        .decode(v.trim())
+        .map_err(|_| S3Error::new(ErrorCode::InvalidDigest))?;
+    <[u8; 16]>::try_from(bytes.as_slice())
+        .map(Some)
+        .map_err(|_| S3Error::new(ErrorCode::InvalidDigest))
+}
+
+/// The flexible checksum a PUT carries: a `x-amz-checksum-*` header with its value, or an
+/// algorithm announced for an aws-chunked trailer.
+pub fn checksum_request(h: &HeaderMap) -> S3Result<Option<ChecksumRequest>> {
+    let mut found: Option<ChecksumRequest> = None;
+    for algorithm in ChecksumAlgorithm::ALL {
+        if let Some(v) = get(h, algorithm.header_name()) {
+            if found.is_some() {
+                return Err(S3Error::new(ErrorCode::InvalidRequest)
+                    .msg("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."));
+            }
+            let decoded = B64.decode(v.trim()).ok();
+            if decoded.as_ref().map(Vec::len) != Some(algorithm.digest_len()) {
+                return Err(S3Error::new(ErrorCode::InvalidRequest).msg(format!(
+                    "Value for x-amz-checksum-{} header is invalid.",
+                    algorithm.as_str().to_ascii_lowercase()
+                )));
+            }
+            found = Some(ChecksumRequest {
+                algorithm,
+                value: Some(v.trim().to_owned()),
+            });
+        }
+    }
+    if found.is_some() {
+        return Ok(found);
+    }
+    if let Some(trailer) = get(h, "x-amz-trailer") {
+        for name in trailer.split(',').map(str::trim) {
+            if let Some(algorithm) = ChecksumAlgorithm::from_header_name(name) {
+                return Ok(Some(ChecksumRequest { algorithm, value: None }));
+            }
+        }
+    }
+    if let Some(a) = get(h, "x-amz-sdk-checksum-algorithm").or(get(h, "x-amz-checksum-algorithm")) {
+        let algorithm: ChecksumAlgorithm = a.parse().map_err(|_| {
+            S3Error::new(ErrorCode::InvalidRequest).msg("Value for x-amz-sdk-checksum-algorithm header is invalid.")
+        })?;
+        // Announced but not sent as a header: it must come as a trailer.
+        if get(h, "x-amz-trailer").is_some() {
+            return Ok(Some(ChecksumRequest { algorithm, value: None }));
+        }
+    }
+    Ok(None)
+}
+
+pub fn write_conditions(h: &HeaderMap) -> WriteConditions {
+    WriteConditions {
+        if_match: get(h, "if-match").map(str::to_owned),
+        if_none_match: get(h, "if-none-match").map(str::to_owned),
+    }
+}
+
+pub fn parse_http_date(s: &str) -> Option<i64> {
+    httpdate::parse_http_date(s.trim())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64)
+}
+
+pub fn format_http_date(ms: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    httpdate::fmt_http_date(t)
+}
+
+/// `2009-10-12T17:50:30.000Z`, as S3 writes times in XML.
+pub fn format_iso8601(ms: i64) -> String {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let mut s = t.format(&Rfc3339).unwrap_or_default();
+    // Rfc3339 drops or varies the fraction; S3 always writes milliseconds.
+    if let Some(dot) = s.find('.') {
+        s.truncate(dot);
+    } else if let Some(z) = s.find('Z') {
+        s.truncate(z);
+    }
+    format!("{s}.{:03}Z", ms.rem_euclid(1000))
+}
+
+/// The outcome of GET/HEAD preconditions.
+pub enum Precondition {
+    Proceed,
+    NotModified,
+}
+
+/// If-Match / If-Unmodified-Since / If-None-Match / If-Modified-Since, in S3's precedence.
+pub fn read_conditions(h: &HeaderMap, v: &ObjectVersion, prefix: &str) -> S3Result<Precondition> {
+    let name = |n: &str| format!("{prefix}{n}");
+    let last_modified = v.last_modified_ms / 1000;
+    let if_match = get(h, &name("if-match"));
+    let if_none_match = get(h, &name("if-none-match"));
+    let failed = |cond: &'static str| S3Error::new(ErrorCode::PreconditionFailed).with("Condition", cond);
+    if let Some(m) = if_match {
+        if !ksan_engine::objects::etag_matches(m, &v.etag) {
+            return Err(failed("If-Match"));
+        }
+    } else if let Some(t) = get(h, &name("if-unmodified-since")).and_then(parse_http_date)
+        && last_modified > t
+    {
+        return Err(failed("If-Unmodified-Since"));
+    }
+    if let Some(m) = if_none_match {
+        if ksan_engine::objects::etag_matches(m, &v.etag) {
+            return Ok(Precondition::NotModified);
+        }
+    } else if let Some(t) = get(h, &name("if-modified-since")).and_then(parse_http_date)
+        && last_modified <= t
+    {
+        return Ok(Precondition::NotModified);
+    }
+    Ok(Precondition::Proceed)
+}
+
+/// A parsed `Range: bytes=...` header resolved against an object size: (start, length).
+/// Unparsable ranges are ignored (the whole object is sent), as S3 does.
+pub fn parse_range(header: Option<&str>, size: u64) -> S3Result<Option<(u64, u64)>> {
+    let Some(h) = header else { return Ok(None) };
+    let Some(spec) = h.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let unsatisfiable = || {
+        S3Error::new(ErrorCode::InvalidRange)
+            .with("RangeRequested", h.to_owned())
+            .with("ActualObjectSize", size.to_string())
+    };
+    if a.is_empty() {
+        let Ok(n) = b.parse::<u64>() else { return Ok(None) };
+        if n == 0 || size == 0 {
+            return Err(unsatisfiable());
+        }
+        let n = n.min(size);
+        return Ok(Some((size - n, n)));
+    }
+    let Ok(start) = a.parse::<u64>() else { return Ok(None) };
+    let end = if b.is_empty() {
+        size.saturating_sub(1)
+    } else {
+        let Ok(end) = b.parse::<u64>() else { return Ok(None) };
+        if end < start {
+            return Ok(None);
+        }
+        end.min(size.saturating_sub(1))
+    };
+    if start >= size {
+        return Err(unsatisfiable());
+    }
+    Ok(Some((start, end - start + 1)))
+}
+
+/// Headers describing a stored object, for GET/HEAD (and some of them for PUT/COPY).
+pub fn object_headers(mut b: Builder, v: &ObjectVersion, versioned: bool) -> Builder {
+    b = b
+        .header(http::header::ETAG, v.quoted_etag())
+        .header(http::header::LAST_MODIFIED, format_http_date(v.last_modified_ms));
+    let c = &v.headers;
+    b = b.header(
+        http::header::CONTENT_TYPE,
+        c.content_type.as_deref().unwrap_or("binary/octet-stream"),
+    );
+    for (name, value) in [
+        (http::header::CONTENT_ENCODING, &c.content_encoding),
+        (http::header::CONTENT_DISPOSITION, &c.content_disposition),
+        (http::header::CONTENT_LANGUAGE, &c.content_language),
+        (http::header::CACHE_CONTROL, &c.cache_control),
+        (http::header::EXPIRES, &c.expires),
+    ] {
+        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+            b = b.header(name, value);
+        }
+    }
+    for (k, val) in &v.user_meta {
+        b = b.header(format!("x-amz-meta-{k}"), val.as_str());
+    }
+    if let Some(class) = &v.storage_class {
+        b = b.header("x-amz-storage-class", class.as_str());
+    }
+    if versioned || v.version_id.is_some() {
+        b = b.header("x-amz-version-id", v.version_id_str());
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range(Some("bytes=0-4"), 10).unwrap(), Some((0, 5)));
+        assert_eq!(parse_range(Some("bytes=5-"), 10).unwrap(), Some((5, 5)));
+        assert_eq!(parse_range(Some("bytes=-3"), 10).unwrap(), Some((7, 3)));
+        assert_eq!(parse_range(Some("bytes=-30"), 10).unwrap(), Some((0, 10)));
+        assert_eq!(parse_range(Some("bytes=8-100"), 10).unwrap(), Some((8, 2)));
+        assert_eq!(
+            parse_range(Some("bytes=10-"), 10).unwrap_err().code,
+            ErrorCode::InvalidRange
+        );
+        assert_eq!(
+            parse_range(Some("bytes=0-0"), 0).unwrap_err().code,
+            ErrorCode::InvalidRange
+        );
+        assert_eq!(parse_range(Some("bytes=5-2"), 10).unwrap(), None);
+        assert_eq!(parse_range(Some("items=1-2"), 10).unwrap(), None);
+        assert_eq!(parse_range(None, 10).unwrap(), None);
+    }
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(format_iso8601(1_255_369_830_123), "2009-10-12T17:50:30.123Z");
+        assert_eq!(format_iso8601(1_255_369_830_000), "2009-10-12T17:50:30.000Z");
+        assert_eq!(format_http_date(1_255_369_830_000), "Mon, 12 Oct 2009 17:50:30 GMT");
+    }
+
+    #[test]
+    fn key_limits() {
+        assert!(check_key(&"a".repeat(1024)).is_ok());
+        assert_eq!(
+            check_key(&"a".repeat(1025)).unwrap_err().code,
+            ErrorCode::KeyTooLongError
+        );
+    }
+}

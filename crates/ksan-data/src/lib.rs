@@ -1,0 +1,1 @@
+//! Blob storage for ksan: the DataStore trait, the filesystem backend, checksums

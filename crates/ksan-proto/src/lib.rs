@@ -1,0 +1,13 @@
+//! The S3 wire protocol, with no knowledge of storage: which operation a request names
+//! (`router`), who sent it (`auth`), how documents look (`xml`), how errors look (`error`),
+//! and the response body type (`body`).
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod query;
+pub mod router;
+pub mod xml;
+
+pub use body::ResponseBody;
+pub use router::{Endpoint, Route};

@@ -1,0 +1,207 @@
+//! The admin port: `/health`, `/ready`, `/metrics`, and the admin API (users), which takes
+//! SigV4-signed requests from the root user only.
+//!
+//! Admin API (JSON):
+//! - `GET /admin/v1/users` -> `[{"name", "canonical_id", "display_name", "access_keys"}]`
+//! - `POST /admin/v1/users` `{"name", "access_key"?, "secret_key"?}` -> the user and its keys
+//! - `DELETE /admin/v1/users/{name}`
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use ksan_engine::Engine;
+use ksan_engine::users::{generate_access_key, generate_secret_key};
+use ksan_proto::auth::{self, AuthRequest, PayloadCheck, SecretLookup, SigningKeyCache};
+use ksan_types::S3Error;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+
+use crate::metrics::Metrics;
+
+pub struct Admin {
+    engine: Arc<Engine>,
+    region: String,
+    metrics: Arc<Metrics>,
+    keys: SigningKeyCache,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+pub struct CreateUser {
+    pub name: String,
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+pub struct UserInfo {
+    pub name: String,
+    pub canonical_id: String,
+    pub display_name: String,
+    pub access_keys: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub secret_key: Option<String>,
+}
+
+struct Secrets<'a>(&'a Engine);
+impl SecretLookup for Secrets<'_> {
+    fn secret(&self, ak: &str) -> Option<String> {
+        self.0.secret_for(ak).ok().flatten()
+    }
+}
+
+type AdminResponse = Response<Full<Bytes>>;
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> AdminResponse {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r
+}
+
+fn json<T: Serialize>(status: StatusCode, value: &T) -> AdminResponse {
+    match serde_json::to_vec(value) {
+        Ok(body) => {
+            let mut r = text(status, body);
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+fn s3_error(e: &S3Error) -> AdminResponse {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json(
+        status,
+        &serde_json::json!({"code": e.code.as_str(), "message": e.message}),
+    )
+}
+
+impl Admin {
+    pub fn new(engine: Arc<Engine>, region: String, metrics: Arc<Metrics>) -> Self {
+        Admin {
+            engine,
+            region,
+            metrics,
+            keys: SigningKeyCache::new(),
+        }
+    }
+
+    async fn handle(&self, req: Request<Incoming>) -> AdminResponse {
+        match (req.method(), req.uri().path()) {
+            (&Method::GET, "/health") => return text(StatusCode::OK, "ok\n"),
+            (&Method::GET, "/ready") => {
+                return match self.engine.list_users() {
+                    Ok(_) => text(StatusCode::OK, "ready\n"),
+                    Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
+                };
+            }
+            (&Method::GET, "/metrics") => return text(StatusCode::OK, self.metrics.render()),
+            _ => {}
+        }
+        if !req.uri().path().starts_with("/admin/v1/") {
+            return text(StatusCode::NOT_FOUND, "not found\n");
+        }
+        let (parts, body) = req.into_parts();
+        let Some(body) = crate::server::collect_small(body, 64 * 1024).await else {
+            return text(StatusCode::BAD_REQUEST, "body too large or broken\n");
+        };
+        if let Err(e) = self.authenticate_root(&parts, &body) {
+            return s3_error(&e);
+        }
+        let path = parts.uri.path().trim_end_matches('/');
+        match (&parts.method, path) {
+            (&Method::GET, "/admin/v1/users") => match self.engine.list_users() {
+                Ok(users) => json(StatusCode::OK, &users.into_iter().map(info).collect::<Vec<_>>()),
+                Err(e) => s3_error(&e),
+            },
+            (&Method::POST, "/admin/v1/users") => {
+                let Ok(req) = serde_json::from_slice::<CreateUser>(&body) else {
+                    return text(StatusCode::BAD_REQUEST, "expected {\"name\": ...}\n");
+                };
+                let ak = req.access_key.unwrap_or_else(generate_access_key);
+                let sk = req.secret_key.unwrap_or_else(generate_secret_key);
+                match self.engine.create_user(&req.name, &ak, &sk, false).await {
+                    Ok(user) => {
+                        let mut i = info(user);
+                        i.secret_key = Some(sk);
+                        json(StatusCode::OK, &i)
+                    }
+                    Err(e) => s3_error(&e),
+                }
+            }
+            (&Method::DELETE, p) if p.starts_with("/admin/v1/users/") => {
+                let name = &p["/admin/v1/users/".len()..];
+                match self.engine.delete_user(name).await {
+                    Ok(()) => text(StatusCode::NO_CONTENT, ""),
+                    Err(e) => s3_error(&e),
+                }
+            }
+            _ => text(StatusCode::NOT_FOUND, "not found\n"),
+        }
+    }
+
+    /// Only SigV4-signed requests of the root user, with the body's hash signed.
+    fn authenticate_root(&self, parts: &http::request::Parts, body: &[u8]) -> Result<(), S3Error> {
+        let denied = || S3Error::new(ksan_types::ErrorCode::AccessDenied);
+        let req = AuthRequest {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            now: time::OffsetDateTime::now_utc(),
+            region: &self.region,
+            v2_resource_prefix: None,
+        };
+        let a = auth::authenticate(&req, &Secrets(&self.engine), &self.keys)?;
+        let ak = a.access_key.ok_or_else(denied)?;
+        match a.payload {
+            PayloadCheck::Sha256(expected) if Sha256::digest(body).as_slice() == expected => {}
+            _ => return Err(denied()),
+        }
+        match self.engine.user_for_key(&ak)? {
+            Some(u) if u.root => Ok(()),
+            _ => Err(denied()),
+        }
+    }
+}
+
+fn info(u: ksan_engine::UserRecord) -> UserInfo {
+    UserInfo {
+        name: u.name,
+        canonical_id: u.canonical_id,
+        display_name: u.display_name,
+        access_keys: u.access_keys,
+        secret_key: None,
+    }
+}
+
+pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let admin = admin.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let admin = admin.clone();
+                async move { Ok::<_, Infallible>(admin.handle(req).await) }
+            });
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

@@ -1,0 +1,164 @@
+//! Server configuration: flags override environment (`KSAN_*`), which overrides the TOML file
+//! given with `--config`, which overrides the defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Deserialize;
+
+#[derive(Debug, Args, Default)]
+pub struct ServerArgs {
+    /// TOML file with any of the settings below (keys as the long flag names, with `_`).
+    #[arg(long, env = "KSAN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for metadata and object data [default: ./data]
+    #[arg(long, env = "KSAN_DATA")]
+    pub data: Option<PathBuf>,
+    /// S3 endpoint address (plain HTTP) [default: 127.0.0.1:8080]
+    #[arg(long, env = "KSAN_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Admin address: /health, /ready, /metrics, admin API [default: 127.0.0.1:8081]
+    #[arg(long, env = "KSAN_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+    /// Region the server answers for and signatures are scoped to [default: us-east-1]
+    #[arg(long, env = "KSAN_REGION")]
+    pub region: Option<String>,
+    /// Base domain for virtual-host addressing (`bucket.DOMAIN`); repeatable
+    #[arg(long = "domain", env = "KSAN_DOMAINS", value_delimiter = ',')]
+    pub domains: Vec<String>,
+    /// HTTPS address, served beside plain HTTP; needs --tls-cert and --tls-key
+    #[arg(long, env = "KSAN_TLS_LISTEN")]
+    pub tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain for HTTPS
+    #[arg(long, env = "KSAN_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS
+    #[arg(long, env = "KSAN_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds between garbage-collection passes [default: 30]
+    #[arg(long, env = "KSAN_GC_INTERVAL")]
+    pub gc_interval: Option<u64>,
+}
+
+/// The same settings as read from a TOML file.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
+    region: Option<String>,
+    #[serde(default)]
+    domains: Vec<String>,
+    tls_listen: Option<SocketAddr>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    gc_interval: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    pub listen: SocketAddr,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data: PathBuf,
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub region: String,
+    pub domains: Vec<String>,
+    pub tls: Option<TlsConfig>,
+    pub gc_interval: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("invalid config file {0}: {1}")]
+    Parse(PathBuf, toml::de::Error),
+    #[error("--tls-listen needs --tls-cert and --tls-key")]
+    TlsIncomplete,
+}
+
+impl ServerArgs {
+    pub fn resolve(self) -> Result<ServerConfig, ConfigError> {
+        let file = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.clone(), e))?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse(path.clone(), e))?
+            }
+            None => FileConfig::default(),
+        };
+        let tls_listen = self.tls_listen.or(file.tls_listen);
+        let tls = match tls_listen {
+            None => None,
+            Some(listen) => match (self.tls_cert.or(file.tls_cert), self.tls_key.or(file.tls_key)) {
+                (Some(cert), Some(key)) => Some(TlsConfig { listen, cert, key }),
+                _ => return Err(ConfigError::TlsIncomplete),
+            },
+        };
+        Ok(ServerConfig {
+            data: self.data.or(file.data).unwrap_or_else(|| PathBuf::from("data")),
+            listen: self
+                .listen
+                .or(file.listen)
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            admin_listen: self
+                .admin_listen
+                .or(file.admin_listen)
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8081))),
+            region: self.region.or(file.region).unwrap_or_else(|| "us-east-1".to_owned()),
+            domains: if self.domains.is_empty() {
+                file.domains
+            } else {
+                self.domains
+            },
+            tls,
+            gc_interval: self.gc_interval.or(file.gc_interval).unwrap_or(30),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_and_defaults_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(
+            &path,
+            "region = \"eu-1\"\nlisten = \"127.0.0.1:9000\"\ndomains = [\"s3.local\"]\n",
+        )
+        .unwrap();
+        let args = ServerArgs {
+            config: Some(path),
+            listen: Some("127.0.0.1:9100".parse().unwrap()),
+            ..ServerArgs::default()
+        };
+        let c = args.resolve().unwrap();
+        assert_eq!(c.region, "eu-1");
+        assert_eq!(c.listen.port(), 9100);
+        assert_eq!(c.admin_listen.port(), 8081);
+        assert_eq!(c.domains, vec!["s3.local".to_owned()]);
+        assert_eq!(c.data, PathBuf::from("data"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "nonsense = 1\n").unwrap();
+        let args = ServerArgs {
+            config: Some(path),
+            ..ServerArgs::default()
+        };
+        assert!(matches!(args.resolve(), Err(ConfigError::Parse(..))));
+    }
+}

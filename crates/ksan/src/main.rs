@@ -1,0 +1,172 @@
+//! `ksan`: an S3-compatible object storage server.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod admin;
+mod client;
+mod config;
+mod metrics;
+mod server;
+mod tls;
+
+#[derive(Parser)]
+#[command(name = "ksan", version, about = "ksan: an S3-compatible object storage server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the S3 endpoint and the admin port.
+    ///
+    /// Root credentials come from KSAN_ROOT_ACCESS_KEY / KSAN_ROOT_SECRET_KEY; without them,
+    /// the first start generates a pair, stores it, and prints it once.
+    Server(config::ServerArgs),
+    /// Manage users through a running server's admin API (signed with root credentials).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+        #[command(flatten)]
+        admin: client::AdminArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user with one access key (generated unless given) and print its keys.
+    Create {
+        name: String,
+        #[arg(long)]
+        access_key: Option<String>,
+        #[arg(long)]
+        secret_key: Option<String>,
+    },
+    /// List users.
+    List,
+    /// Delete a user and its access keys.
+    Delete { name: String },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KSAN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ksan::access=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ksan: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Server(args) => run_server(args).await,
+            Command::User { command, admin } => run_user(command, admin).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ksan: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root_keys_from_env() -> Option<(String, String)> {
+    let ak = std::env::var("KSAN_ROOT_ACCESS_KEY").ok().filter(|s| !s.is_empty())?;
+    let sk = std::env::var("KSAN_ROOT_SECRET_KEY").ok().filter(|s| !s.is_empty())?;
+    Some((ak, sk))
+}
+
+async fn run_server(args: config::ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let config = args.resolve()?;
+    let running = server::start(config.clone(), root_keys_from_env()).await?;
+    if running.root_generated {
+        println!(
+            "Root credentials (generated now, printed once; stored in {}):",
+            config.data.display()
+        );
+        println!("  KSAN_ROOT_ACCESS_KEY={}", running.root_access_key);
+        println!("  KSAN_ROOT_SECRET_KEY={}", running.root_secret_key);
+    }
+    println!("ksan S3 endpoint on http://{}", running.s3_addr);
+    if let Some(addr) = running.tls_addr {
+        println!("ksan S3 endpoint on https://{addr}");
+    }
+    println!("ksan admin on http://{}", running.admin_addr);
+    tracing::info!(data = %config.data.display(), region = %config.region, "serving");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.stop();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn run_user(command: UserCommand, admin: client::AdminArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let client = client::AdminClient::new(admin)?;
+    match command {
+        UserCommand::Create {
+            name,
+            access_key,
+            secret_key,
+        } => {
+            let body = serde_json::to_vec(&admin::CreateUser {
+                name,
+                access_key,
+                secret_key,
+            })?;
+            let user: admin::UserInfo = serde_json::from_slice(&client.call("POST", "/admin/v1/users", body).await?)?;
+            println!("user:       {}", user.name);
+            println!("canonical:  {}", user.canonical_id);
+            println!(
+                "access key: {}",
+                user.access_keys.first().map(String::as_str).unwrap_or("")
+            );
+            println!("secret key: {}", user.secret_key.unwrap_or_default());
+        }
+        UserCommand::List => {
+            let users: Vec<admin::UserInfo> =
+                serde_json::from_slice(&client.call("GET", "/admin/v1/users", Vec::new()).await?)?;
+            for u in users {
+                println!("{}\t{}\t{}", u.name, u.canonical_id, u.access_keys.join(","));
+            }
+        }
+        UserCommand::Delete { name } => {
+            client
+                .call("DELETE", &format!("/admin/v1/users/{name}"), Vec::new())
+                .await?;
+            println!("deleted {name}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! The HTTP layer: listeners (plain and TLS), one hyper connection task per client, request
+//! ids and the access log (in ksan-api), the admin port.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use http::{Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use ksan_api::{ApiConfig, ConnInfo, S3Api};
+use ksan_data::FsDataStore;
+use ksan_engine::{Engine, EngineConfig};
+use ksan_meta::RedbKv;
+use ksan_proto::ResponseBody;
+use ksan_types::{BodyStream, ErrorCode, S3Error};
+use tokio::net::TcpListener;
+
+use crate::admin::Admin;
+use crate::config::ServerConfig;
+use crate::metrics::Metrics;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot create data directory {0}: {1}")]
+    DataDir(std::path::PathBuf, std::io::Error),
+    #[error("metadata store: {0}")]
+    Meta(#[from] ksan_meta::MetaError),
+    #[error("data store: {0}")]
+    Data(#[from] ksan_data::DataError),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("root user: {0}")]
+    Root(S3Error),
+}
+
+/// A running server: its bound addresses (useful with port 0), and a handle to stop it.
+pub struct Running {
+    pub s3_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub tls_addr: Option<SocketAddr>,
+    pub root_access_key: String,
+    pub root_secret_key: String,
+    pub root_generated: bool,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn stop(self) {
+        for t in self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Open the stores, make sure the root user exists, bind every listener, start serving.
+pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) -> Result<Running, ServerError> {
+    std::fs::create_dir_all(&config.data).map_err(|e| ServerError::DataDir(config.data.clone(), e))?;
+    let meta = RedbKv::open(&config.data.join("meta.redb"))?;
+    let data = FsDataStore::open(&config.data)?;
+    let engine = Engine::new(
+        Arc::new(meta),
+        Arc::new(data),
+        EngineConfig {
+            region: config.region.clone(),
+            ..EngineConfig::default()
+        },
+    );
+    let (root_ak, root_sk, generated) = engine.ensure_root(root_keys).await.map_err(ServerError::Root)?;
+    engine.spawn_workers(
+        Duration::from_secs(config.gc_interval.max(1)),
+        Duration::from_secs(3600),
+    );
+
+    let api = Arc::new(S3Api::new(
+        engine.clone(),
+        ApiConfig {
+            region: config.region.clone(),
+            domains: config.domains.clone(),
+        },
+    ));
+    let metrics = Arc::new(Metrics::default());
+    let mut tasks = Vec::new();
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| ServerError::Listen(config.listen, e))?;
+    let s3_addr = listener
+        .local_addr()
+        .map_err(|e| ServerError::Listen(config.listen, e))?;
+    tasks.push(tokio::spawn(serve_s3(listener, None, api.clone(), metrics.clone())));
+
+    let mut tls_addr = None;
+    if let Some(tls) = &config.tls {
+        let acceptor = crate::tls::acceptor(&tls.cert, &tls.key).map_err(ServerError::Tls)?;
+        let listener = TcpListener::bind(tls.listen)
+            .await
+            .map_err(|e| ServerError::Listen(tls.listen, e))?;
+        tls_addr = Some(listener.local_addr().map_err(|e| ServerError::Listen(tls.listen, e))?);
+        tasks.push(tokio::spawn(serve_s3(
+            listener,
+            Some(acceptor),
+            api.clone(),
+            metrics.clone(),
+        )));
+    }
+
+    let admin_listener = TcpListener::bind(config.admin_listen)
+        .await
+        .map_err(|e| ServerError::Listen(config.admin_listen, e))?;
+    let admin_addr = admin_listener
+        .local_addr()
+        .map_err(|e| ServerError::Listen(config.admin_listen, e))?;
+    let admin = Arc::new(Admin::new(engine, config.region.clone(), metrics));
+    tasks.push(tokio::spawn(crate::admin::serve(admin_listener, admin)));
+
+    Ok(Running {
+        s3_addr,
+        admin_addr,
+        tls_addr,
+        root_access_key: root_ak,
+        root_secret_key: root_sk,
+        root_generated: generated,
+        tasks,
+    })
+}
+
+/// The request body as the stream the API layer consumes. A broken connection mid-body is an
+/// IncompleteBody: nothing partial is ever stored.
+pub fn body_stream(body: Incoming) -> BodyStream {
+    Box::pin(
+        body.into_data_stream()
+            .map_err(|_| S3Error::new(ErrorCode::IncompleteBody)),
+    )
+}
+
+async fn serve_s3(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    api: Arc<S3Api>,
+    metrics: Arc<Metrics>,
+) {
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Small responses must not wait for Nagle (40 ms stalls on small GETs otherwise).
+        let _ = stream.set_nodelay(true);
+        let api = api.clone();
+        let metrics = metrics.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let conn = ConnInfo {
+                remote,
+                tls: tls.is_some(),
+            };
+            let service = service_fn(move |req: Request<Incoming>| {
+                let api = api.clone();
+                let metrics = metrics.clone();
+                async move {
+                    let started = Instant::now();
+                    let method = req.method().clone();
+                    let uri = req.uri().clone();
+                    let resp = api.handle(req.map(body_stream), conn).await;
+                    metrics.record(resp.status().as_u16());
+                    tracing::info!(
+                        target: "ksan::access",
+                        remote = %conn.remote,
+                        %method,
+                        uri = %uri,
+                        status = resp.status().as_u16(),
+                        micros = started.elapsed().as_micros() as u64,
+                        request_id = resp.headers().get("x-amz-request-id").and_then(|v| v.to_str().ok()).unwrap_or(""),
+                    );
+                    Ok::<Response<ResponseBody>, Infallible>(resp)
+                }
+            });
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .max_buf_size(256 * 1024)
+                .header_read_timeout(Duration::from_secs(60))
+                .timer(hyper_util::rt::TokioTimer::new());
+            let result = match tls {
+                None => builder.serve_connection(TokioIo::new(stream), service).await,
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(s) => builder.serve_connection(TokioIo::new(s), service).await,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "TLS handshake failed");
+                        return;
+                    }
+                },
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+/// Collect a small body (admin API requests).
+pub async fn collect_small(body: Incoming, limit: usize) -> Option<Bytes> {
+    let collected = http_body_util::Limited::new(body, limit).collect().await.ok()?;
+    Some(collected.to_bytes())
+}
