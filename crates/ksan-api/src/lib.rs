@@ -17,6 +17,7 @@ mod delete_objects;
 mod headers;
 mod list;
 mod object;
+mod versioning;
 
 pub use headers::{format_http_date, format_iso8601};
 
@@ -217,6 +218,9 @@ impl S3Api {
             DeleteObject => self.delete_object(ctx).await,
             DeleteObjects => self.delete_objects(ctx).await,
             CopyObject => self.copy_object(ctx).await,
+            GetBucketVersioning => self.get_bucket_versioning(ctx),
+            PutBucketVersioning => self.put_bucket_versioning(ctx).await,
+            ListObjectVersions => self.list_object_versions(ctx),
             other => {
                 // Routed but not built yet: the bucket must still exist and be the caller's,
                 // so that a client learns "not implemented" only where it could have acted.

@@ -27,7 +27,7 @@ impl Encoder {
     pub fn plain() -> Self {
         Encoder { url: false }
     }
-    fn from_query(q: &Query) -> S3Result<Self> {
+    pub fn from_query(q: &Query) -> S3Result<Self> {
         match q.get("encoding-type") {
             None => Ok(Encoder { url: false }),
             Some(t) if t.eq_ignore_ascii_case("url") => Ok(Encoder { url: true }),
@@ -45,7 +45,7 @@ impl Encoder {
             s.into()
         }
     }
-    fn write_type(&self, w: &mut XmlWriter) {
+    pub fn write_type(&self, w: &mut XmlWriter) {
         if self.url {
             w.elem("EncodingType", "url");
         }

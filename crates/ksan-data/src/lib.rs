@@ -1,1 +1,86 @@
-//! Blob storage for ksan: the DataStore trait, the filesystem backend, checksums
+//! The blob layer: immutable blob files written as streams and made durable before anyone
+//! references them, read back by byte range; plus the hashers that run over the bytes on the
+//! way in.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ksan_types::{BodyStream, S3Error};
+
+mod checksum;
+mod fs;
+
+pub use checksum::{Digests, Hashers, base64, checksum_of, crc_combine, md5_hex};
+pub use fs::FsDataStore;
+
+/// A blob's name: 128 random bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobId(pub [u8; 16]);
+
+impl BlobId {
+    pub fn random() -> Self {
+        BlobId(rand::random())
+    }
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Display for BlobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl FromStr for BlobId {
+    type Err = DataError;
+    fn from_str(s: &str) -> Result<Self, DataError> {
+        let mut id = [0u8; 16];
+        hex::decode_to_slice(s, &mut id).map_err(|_| DataError::BadId(s.to_owned()))?;
+        Ok(BlobId(id))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("blob {0} not found")]
+    NotFound(BlobId),
+    #[error("blob {0} is shorter than the range asked for")]
+    Short(BlobId),
+    #[error("not a blob id: {0}")]
+    BadId(String),
+    #[error("blocking task failed: {0}")]
+    Task(String),
+}
+
+impl From<DataError> for S3Error {
+    fn from(e: DataError) -> Self {
+        S3Error::internal(e)
+    }
+}
+
+#[async_trait::async_trait]
+pub trait DataStore: Send + Sync + 'static {
+    /// Start a new blob; hashing happens inside the writer, together with the writes.
+    async fn create(&self, hashers: Hashers) -> Result<Box<dyn BlobWriter>, DataError>;
+    /// Bytes [offset, offset + len) of a blob as a stream of chunks (at most 1 MiB each).
+    /// A missing or short blob is an error here, before any byte is streamed.
+    async fn read(&self, id: BlobId, offset: u64, len: u64) -> Result<BodyStream, DataError>;
+    /// Remove a blob; a missing one is fine.
+    async fn delete(&self, id: BlobId) -> Result<(), DataError>;
+    /// Blobs whose files are older than `min_age` (orphan candidates), at most `limit`.
+    async fn list_older_than(&self, min_age: Duration, limit: usize) -> Result<Vec<BlobId>, DataError>;
+}
+
+#[async_trait::async_trait]
+pub trait BlobWriter: Send {
+    fn id(&self) -> BlobId;
+    /// Append a chunk. Returns once the chunk is queued; at most ~2 MiB are held.
+    async fn write(&mut self, chunk: Bytes) -> Result<(), DataError>;
+    /// Write the rest, fdatasync the file, fsync its directory: durable when this returns Ok.
+    async fn finish(self: Box<Self>) -> Result<(u64, Digests), DataError>;
+}

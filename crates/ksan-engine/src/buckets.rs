@@ -120,6 +120,20 @@ impl Engine {
     }
 }
 
+
+impl Engine {
+    /// PutBucketVersioning: Enabled or Suspended (a bucket never returns to unversioned).
+    pub async fn set_versioning(&self, bucket: &str, state: Versioning) -> S3Result<()> {
+        let bucket = bucket.to_owned();
+        self.write(move |txn| {
+            let mut record = crate::objects::load_bucket(txn, &bucket)?;
+            record.versioning = state;
+            txn.put(&keys::bucket(&bucket), &encode(&record)?).map_err(meta_err)
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

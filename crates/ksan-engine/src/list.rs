@@ -69,9 +69,12 @@ impl Engine {
                     && let Some(pos) = key[q.prefix.len()..].find(d)
                 {
                     let cp = &key[..q.prefix.len() + pos + d.len()];
-                    page.common_prefixes.push(cp.to_owned());
-                    page.last = Some(cp.to_owned());
-                    count += 1;
+                    // A prefix at or before the marker was returned by an earlier page.
+                    if q.after.as_deref().is_none_or(|a| cp > a) {
+                        page.common_prefixes.push(cp.to_owned());
+                        page.last = Some(cp.to_owned());
+                        count += 1;
+                    }
                     let mut seek = base.clone();
                     seek.extend_from_slice(cp.as_bytes());
                     seek.push(0xFF);
@@ -91,6 +94,131 @@ impl Engine {
                 }
                 None => break,
             }
+        }
+        Ok(page)
+    }
+}
+
+
+#[derive(Debug, Clone, Default)]
+pub struct VersionsQuery {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    pub key_marker: Option<String>,
+    pub version_id_marker: Option<String>,
+    pub max_keys: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct VersionEntry {
+    pub version: ObjectVersion,
+    pub is_latest: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct VersionsPage {
+    pub versions: Vec<VersionEntry>,
+    pub common_prefixes: Vec<String>,
+    pub truncated: bool,
+    pub next_key_marker: Option<String>,
+    pub next_version_id_marker: Option<String>,
+}
+
+impl Engine {
+    /// ListObjectVersions: every version and delete marker, key ascending, newest first.
+    pub fn list_versions(&self, bucket: &str, q: &VersionsQuery) -> S3Result<VersionsPage> {
+        self.bucket(bucket)?;
+        let snap = self.snapshot()?;
+        let base = keys::version_prefix(bucket);
+        let mut start = base.clone();
+        start.extend_from_slice(q.prefix.as_bytes());
+        // The key whose rows we enter mid-way (after a version-id-marker): none of them is latest.
+        let mut prev_key: Option<String> = None;
+        if let Some(km) = q.key_marker.as_deref().filter(|k| !k.is_empty()) {
+            let from = match q.version_id_marker.as_deref().filter(|v| !v.is_empty()) {
+                Some(vid) => {
+                    let uid = match crate::objects::parse_version_id(vid)? {
+                        Some(uid) => Some(uid),
+                        None => snap
+                            .get(&keys::null_version(bucket, km))
+                            .map_err(meta_err)?
+                            .and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok()),
+                    };
+                    match uid {
+                        Some(uid) => {
+                            prev_key = Some(km.to_owned());
+                            let mut k = keys::version(bucket, km, &uid);
+                            k.push(0);
+                            k
+                        }
+                        None => ksan_meta::prefix_end(&keys::version_key_prefix(bucket, km)),
+                    }
+                }
+                None => ksan_meta::prefix_end(&keys::version_key_prefix(bucket, km)),
+            };
+            if from > start {
+                start = from;
+            }
+        }
+        let end = ksan_meta::prefix_end(&start[..base.len() + q.prefix.len()]);
+        let mut page = VersionsPage::default();
+        if q.max_keys == 0 {
+            return Ok(page);
+        }
+        let delimiter = q.delimiter.as_deref().filter(|d| !d.is_empty());
+        let mut count = 0usize;
+        'scan: loop {
+            let rows = snap.range(&start, &end, BATCH, false).map_err(meta_err)?;
+            if rows.is_empty() {
+                break;
+            }
+            let full = rows.len() == BATCH;
+            let mut next_start = None;
+            for (k, v) in &rows {
+                let rest = &k[base.len()..];
+                let key_len = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
+                let key = std::str::from_utf8(&rest[..key_len]).map_err(ksan_types::S3Error::internal)?;
+                if count == q.max_keys {
+                    page.truncated = true;
+                    break 'scan;
+                }
+                if let Some(d) = delimiter
+                    && let Some(pos) = key[q.prefix.len()..].find(d)
+                {
+                    let cp = &key[..q.prefix.len() + pos + d.len()];
+                    if q.key_marker.as_deref().is_none_or(|m| cp > m) {
+                        page.common_prefixes.push(cp.to_owned());
+                        page.next_key_marker = Some(cp.to_owned());
+                        page.next_version_id_marker = None;
+                        count += 1;
+                    }
+                    let mut seek = base.clone();
+                    seek.extend_from_slice(cp.as_bytes());
+                    seek.push(0xFF);
+                    next_start = Some(seek);
+                    break;
+                }
+                let version: ObjectVersion = decode(v)?;
+                let is_latest = prev_key.as_deref() != Some(key);
+                prev_key = Some(key.to_owned());
+                page.next_key_marker = Some(key.to_owned());
+                page.next_version_id_marker = Some(version.version_id_str().to_owned());
+                page.versions.push(VersionEntry { version, is_latest });
+                count += 1;
+            }
+            match next_start {
+                Some(s) => start = s,
+                None if full => {
+                    let mut s = rows.last().map(|(k, _)| k.clone()).unwrap_or_default();
+                    s.push(0);
+                    start = s;
+                }
+                None => break,
+            }
+        }
+        if !page.truncated {
+            page.next_key_marker = None;
+            page.next_version_id_marker = None;
         }
         Ok(page)
     }
@@ -134,7 +262,7 @@ mod tests {
     #[tokio::test]
     async fn prefixes_delimiters_and_pages() {
         let (e, _d) = crate::testutil::engine();
-        let u = e.create_user("u", "AK", "secretsecret", false).await.unwrap();
+        let u = e.create_user("u", "AKU", "secretsecret", false).await.unwrap();
         e.create_bucket(&u, "bkt", None).await.unwrap();
         for k in ["a", "b/1", "b/2", "b/3/x", "c", "d/1", "e"] {
             put(&e, k).await;

@@ -674,7 +674,7 @@ mod tests {
 
     async fn setup() -> (Arc<Engine>, tempfile::TempDir) {
         let (e, d) = engine();
-        let u = e.create_user("u", "AK", "secretsecret", false).await.unwrap();
+        let u = e.create_user("u", "AKU", "secretsecret", false).await.unwrap();
         e.create_bucket(&u, "bkt", None).await.unwrap();
         (e, d)
     }

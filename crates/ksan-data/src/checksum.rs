@@ -1,0 +1,161 @@
+//! Digests computed while streaming: MD5 for the ETag, and the flexible checksums.
+
+use base64::Engine as _;
+use crc_fast::CrcAlgorithm;
+use ksan_types::ChecksumAlgorithm;
+use md5::{Digest as _, Md5};
+
+enum Checksummer {
+    Crc(crc_fast::Digest, usize),
+    Sha1(sha1::Sha1),
+    Sha256(sha2::Sha256),
+}
+
+fn crc_algorithm(algo: ChecksumAlgorithm) -> Option<(CrcAlgorithm, usize)> {
+    match algo {
+        ChecksumAlgorithm::Crc32 => Some((CrcAlgorithm::Crc32IsoHdlc, 4)),
+        ChecksumAlgorithm::Crc32c => Some((CrcAlgorithm::Crc32Iscsi, 4)),
+        ChecksumAlgorithm::Crc64Nvme => Some((CrcAlgorithm::Crc64Nvme, 8)),
+        ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => None,
+    }
+}
+
+impl Checksummer {
+    fn new(algo: ChecksumAlgorithm) -> Self {
+        match (algo, crc_algorithm(algo)) {
+            (_, Some((crc, width))) => Checksummer::Crc(crc_fast::Digest::new(crc), width),
+            (ChecksumAlgorithm::Sha1, None) => Checksummer::Sha1(sha1::Sha1::new()),
+            (_, None) => Checksummer::Sha256(sha2::Sha256::new()),
+        }
+    }
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Checksummer::Crc(d, _) => d.update(data),
+            Checksummer::Sha1(d) => d.update(data),
+            Checksummer::Sha256(d) => d.update(data),
+        }
+    }
+    fn finish(self) -> Vec<u8> {
+        match self {
+            Checksummer::Crc(d, width) => crc_bytes(d.finalize(), width),
+            Checksummer::Sha1(d) => d.finalize().to_vec(),
+            Checksummer::Sha256(d) => d.finalize().to_vec(),
+        }
+    }
+}
+
+/// A CRC value as S3 shows it: big-endian bytes of its width.
+fn crc_bytes(value: u64, width: usize) -> Vec<u8> {
+    value.to_be_bytes()[8 - width..].to_vec()
+}
+
+/// MD5 plus any flexible checksums, updated together in one pass over the data.
+pub struct Hashers {
+    md5: Md5,
+    checksums: Vec<(ChecksumAlgorithm, Checksummer)>,
+}
+
+/// The finished digests: raw bytes (base64 them for headers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digests {
+    pub md5: [u8; 16],
+    pub checksums: Vec<(ChecksumAlgorithm, Vec<u8>)>,
+}
+
+impl Hashers {
+    pub fn new(checksums: &[ChecksumAlgorithm]) -> Self {
+        Hashers {
+            md5: Md5::new(),
+            checksums: checksums.iter().map(|a| (*a, Checksummer::new(*a))).collect(),
+        }
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.md5.update(data);
+        for (_, c) in &mut self.checksums {
+            c.update(data);
+        }
+    }
+
+    pub fn finish(self) -> Digests {
+        Digests {
+            md5: self.md5.finalize().into(),
+            checksums: self.checksums.into_iter().map(|(a, c)| (a, c.finish())).collect(),
+        }
+    }
+}
+
+/// One-shot checksum of a buffer.
+pub fn checksum_of(algo: ChecksumAlgorithm, data: &[u8]) -> Vec<u8> {
+    let mut c = Checksummer::new(algo);
+    c.update(data);
+    c.finish()
+}
+
+/// The CRC of A‖B from CRC(A), CRC(B) and len(B) (full-object checksums of multipart
+/// uploads). None for the SHA algorithms, which cannot be combined.
+pub fn crc_combine(algo: ChecksumAlgorithm, crc1: &[u8], crc2: &[u8], len2: u64) -> Option<Vec<u8>> {
+    let (crc, width) = crc_algorithm(algo)?;
+    let value = |b: &[u8]| -> Option<u64> {
+        if b.len() != width {
+            return None;
+        }
+        let mut buf = [0u8; 8];
+        buf[8 - width..].copy_from_slice(b);
+        Some(u64::from_be_bytes(buf))
+    };
+    let combined = crc_fast::checksum_combine(crc, value(crc1)?, value(crc2)?, len2);
+    Some(crc_bytes(combined, width))
+}
+
+pub fn base64(digest: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(digest)
+}
+
+pub fn md5_hex(md5: &[u8; 16]) -> String {
+    hex::encode(md5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_vectors() {
+        let data = b"123456789";
+        assert_eq!(checksum_of(ChecksumAlgorithm::Crc32, data), 0xCBF43926u32.to_be_bytes());
+        assert_eq!(checksum_of(ChecksumAlgorithm::Crc32c, data), 0xE3069283u32.to_be_bytes());
+        assert_eq!(checksum_of(ChecksumAlgorithm::Crc64Nvme, data), 0xAE8B14860A799888u64.to_be_bytes());
+        assert_eq!(
+            hex::encode(checksum_of(ChecksumAlgorithm::Sha256, b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(hex::encode(checksum_of(ChecksumAlgorithm::Sha1, b"abc")), "a9993e364706816aba3e25717850c26c9cd0d89d");
+    }
+
+    #[test]
+    fn streaming_equals_one_shot_and_md5() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
+        let mut h = Hashers::new(&ChecksumAlgorithm::ALL);
+        for chunk in data.chunks(777) {
+            h.update(chunk);
+        }
+        let d = h.finish();
+        for (a, v) in &d.checksums {
+            assert_eq!(v, &checksum_of(*a, &data), "{a}");
+        }
+        assert_eq!(md5_hex(&d.md5), hex::encode(Md5::digest(&data)));
+        assert_eq!(md5_hex(&Hashers::new(&[]).finish().md5), "d41d8cd98f00b204e9800998ecf8427e");
+    }
+
+    #[test]
+    fn crcs_combine() {
+        let (a, b) = (b"hello ".as_slice(), b"world, and more".as_slice());
+        for algo in [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Crc64Nvme] {
+            let whole = checksum_of(algo, b"hello world, and more");
+            let combined = crc_combine(algo, &checksum_of(algo, a), &checksum_of(algo, b), b.len() as u64);
+            assert_eq!(combined, Some(whole), "{algo}");
+        }
+        assert_eq!(crc_combine(ChecksumAlgorithm::Sha1, b"", b"", 0), None);
+    }
+}
