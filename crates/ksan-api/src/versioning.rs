@@ -115,7 +115,9 @@ impl S3Api {
             w.close(tag);
         }
         for p in &page.common_prefixes {
-            w.open("CommonPrefixes").elem("Prefix", &enc.enc(p)).close("CommonPrefixes");
+            w.open("CommonPrefixes")
+                .elem("Prefix", &enc.enc(p))
+                .close("CommonPrefixes");
         }
         w.close("ListVersionsResult");
         xml_response(w.finish())

@@ -124,13 +124,22 @@ mod tests {
     fn known_vectors() {
         let data = b"123456789";
         assert_eq!(checksum_of(ChecksumAlgorithm::Crc32, data), 0xCBF43926u32.to_be_bytes());
-        assert_eq!(checksum_of(ChecksumAlgorithm::Crc32c, data), 0xE3069283u32.to_be_bytes());
-        assert_eq!(checksum_of(ChecksumAlgorithm::Crc64Nvme, data), 0xAE8B14860A799888u64.to_be_bytes());
+        assert_eq!(
+            checksum_of(ChecksumAlgorithm::Crc32c, data),
+            0xE3069283u32.to_be_bytes()
+        );
+        assert_eq!(
+            checksum_of(ChecksumAlgorithm::Crc64Nvme, data),
+            0xAE8B14860A799888u64.to_be_bytes()
+        );
         assert_eq!(
             hex::encode(checksum_of(ChecksumAlgorithm::Sha256, b"abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-        assert_eq!(hex::encode(checksum_of(ChecksumAlgorithm::Sha1, b"abc")), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            hex::encode(checksum_of(ChecksumAlgorithm::Sha1, b"abc")),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
     }
 
     #[test]
@@ -145,13 +154,20 @@ mod tests {
             assert_eq!(v, &checksum_of(*a, &data), "{a}");
         }
         assert_eq!(md5_hex(&d.md5), hex::encode(Md5::digest(&data)));
-        assert_eq!(md5_hex(&Hashers::new(&[]).finish().md5), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(
+            md5_hex(&Hashers::new(&[]).finish().md5),
+            "d41d8cd98f00b204e9800998ecf8427e"
+        );
     }
 
     #[test]
     fn crcs_combine() {
         let (a, b) = (b"hello ".as_slice(), b"world, and more".as_slice());
-        for algo in [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Crc64Nvme] {
+        for algo in [
+            ChecksumAlgorithm::Crc32,
+            ChecksumAlgorithm::Crc32c,
+            ChecksumAlgorithm::Crc64Nvme,
+        ] {
             let whole = checksum_of(algo, b"hello world, and more");
             let combined = crc_combine(algo, &checksum_of(algo, a), &checksum_of(algo, b), b.len() as u64);
             assert_eq!(combined, Some(whole), "{algo}");

@@ -354,7 +354,13 @@ mod tests {
     async fn round_trips_with_any_chunking() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsDataStore::open(dir.path()).unwrap();
-        for (size, chunk) in [(0, 1), (5, 1), (1 << 20, 4096), (5 * (1 << 20) + 3, 3 << 20), (3_000_001, 65_536)] {
+        for (size, chunk) in [
+            (0, 1),
+            (5, 1),
+            (1 << 20, 4096),
+            (5 * (1 << 20) + 3, 3 << 20),
+            (3_000_001, 65_536),
+        ] {
             let data = pattern(size);
             let mut w = store.create(Hashers::new(&[ChecksumAlgorithm::Crc32c])).await.unwrap();
             let id = w.id();
@@ -369,7 +375,10 @@ mod tests {
             assert_eq!(read_all(&store, id, 0, size as u64).await, data);
             if size > 10 {
                 let (off, len) = (size as u64 / 3, size as u64 / 2);
-                assert_eq!(read_all(&store, id, off, len).await, &data[off as usize..(off + len) as usize]);
+                assert_eq!(
+                    read_all(&store, id, off, len).await,
+                    &data[off as usize..(off + len) as usize]
+                );
                 assert_eq!(read_all(&store, id, size as u64 - 1, 1).await, &data[size - 1..]);
             }
         }
@@ -416,7 +425,13 @@ mod tests {
         let id = w.id();
         w.finish().await.unwrap();
         assert_eq!(store.list_older_than(Duration::ZERO, 10).await.unwrap(), vec![id]);
-        assert!(store.list_older_than(Duration::from_secs(3600), 10).await.unwrap().is_empty());
+        assert!(
+            store
+                .list_older_than(Duration::from_secs(3600), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     /// Write+hash throughput (release: `cargo test --release -p ksan-data -- --ignored`).
@@ -428,7 +443,10 @@ mod tests {
         let chunk = Bytes::from(pattern(64 * 1024));
         let total = 256u64 << 20;
         let started = std::time::Instant::now();
-        let mut w = store.create(Hashers::new(&[ChecksumAlgorithm::Crc64Nvme])).await.unwrap();
+        let mut w = store
+            .create(Hashers::new(&[ChecksumAlgorithm::Crc64Nvme]))
+            .await
+            .unwrap();
         for _ in 0..total / chunk.len() as u64 {
             w.write(chunk.clone()).await.unwrap();
         }

@@ -120,7 +120,6 @@ impl Engine {
     }
 }
 
-
 impl Engine {
     /// PutBucketVersioning: Enabled or Suspended (a bucket never returns to unversioned).
     pub async fn set_versioning(&self, bucket: &str, state: Versioning) -> S3Result<()> {

@@ -99,7 +99,6 @@ impl Engine {
     }
 }
 
-
 #[derive(Debug, Clone, Default)]
 pub struct VersionsQuery {
     pub prefix: String,

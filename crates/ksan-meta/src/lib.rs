@@ -295,7 +295,12 @@ impl MetaKv for MemKv {
 
 /// The committer loop shared by durable backends: take the first job, drain what else is
 /// queued (up to `max_batch`), run them all in one transaction, commit once, answer all.
-pub(crate) fn committer_loop<B: BatchBackend>(backend: B, rx: mpsc::Receiver<WriteJob>, max_batch: usize, commits: Arc<AtomicU64>) {
+pub(crate) fn committer_loop<B: BatchBackend>(
+    backend: B,
+    rx: mpsc::Receiver<WriteJob>,
+    max_batch: usize,
+    commits: Arc<AtomicU64>,
+) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < max_batch {

@@ -23,7 +23,11 @@ async fn suite(kv: &dyn MetaKv) {
     let s = kv.read().unwrap();
     assert_eq!(s.get(b"b").unwrap(), Some(v("2")));
     assert_eq!(s.get(b"x").unwrap(), None);
-    let keys = |e: Entries| e.into_iter().map(|(k, _)| String::from_utf8(k).unwrap()).collect::<Vec<_>>();
+    let keys = |e: Entries| {
+        e.into_iter()
+            .map(|(k, _)| String::from_utf8(k).unwrap())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(keys(s.range(b"a", b"d", 10, false).unwrap()), ["a", "b", "c"]);
     assert_eq!(keys(s.range(b"a", b"e", 2, true).unwrap()), ["d", "c"]);
     assert_eq!(keys(s.range(b"b", b"b", 2, false).unwrap()), Vec::<String>::new());

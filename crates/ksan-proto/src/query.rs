@@ -28,10 +28,7 @@ impl Query {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -45,9 +42,7 @@ fn decode(s: &str) -> String {
         return s.to_owned();
     }
     let plus_fixed = s.replace('+', " ");
-    percent_decode_str(&plus_fixed)
-        .decode_utf8_lossy()
-        .into_owned()
+    percent_decode_str(&plus_fixed).decode_utf8_lossy().into_owned()
 }
 
 #[cfg(test)]

@@ -364,10 +364,7 @@ mod tests {
         };
         let mut h = HeaderMap::new();
         for (n, v) in headers {
-            h.insert(
-                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
+            h.insert(http::HeaderName::from_bytes(n.as_bytes()).unwrap(), v.parse().unwrap());
         }
         route(&method, Some(host), path, query, &h, &["s3.local".to_owned()]).unwrap()
     }
@@ -402,15 +399,30 @@ mod tests {
 
     #[test]
     fn sub_resources() {
-        assert_eq!(r(Method::PUT, "h", "/b/k", &[("x-amz-copy-source", "/a/b")]).endpoint, Endpoint::CopyObject);
         assert_eq!(
-            r(Method::PUT, "h", "/b/k?partNumber=1&uploadId=x", &[("x-amz-copy-source", "/a/b")]).endpoint,
+            r(Method::PUT, "h", "/b/k", &[("x-amz-copy-source", "/a/b")]).endpoint,
+            Endpoint::CopyObject
+        );
+        assert_eq!(
+            r(
+                Method::PUT,
+                "h",
+                "/b/k?partNumber=1&uploadId=x",
+                &[("x-amz-copy-source", "/a/b")]
+            )
+            .endpoint,
             Endpoint::UploadPartCopy
         );
         assert_eq!(r(Method::POST, "h", "/b?delete", &[]).endpoint, Endpoint::DeleteObjects);
-        assert_eq!(r(Method::GET, "h", "/b?policyStatus", &[]).endpoint, Endpoint::GetBucketPolicyStatus);
+        assert_eq!(
+            r(Method::GET, "h", "/b?policyStatus", &[]).endpoint,
+            Endpoint::GetBucketPolicyStatus
+        );
         assert_eq!(r(Method::GET, "h", "/b?logging", &[]).endpoint, Endpoint::Unsupported);
-        assert_eq!(r(Method::DELETE, "h", "/b/k?uploadId=1", &[]).endpoint, Endpoint::AbortMultipartUpload);
+        assert_eq!(
+            r(Method::DELETE, "h", "/b/k?uploadId=1", &[]).endpoint,
+            Endpoint::AbortMultipartUpload
+        );
     }
 
     #[test]

@@ -170,7 +170,8 @@ pub fn parse(doc: &[u8]) -> Result<Element, S3Error> {
             }
             Event::CData(t) => {
                 if let Some(top) = stack.last_mut() {
-                    top.text.push_str(std::str::from_utf8(t.as_ref()).map_err(|_| malformed())?);
+                    top.text
+                        .push_str(std::str::from_utf8(t.as_ref()).map_err(|_| malformed())?);
                 }
             }
             Event::Eof => break,
@@ -255,7 +256,10 @@ mod tests {
         let root = parse(doc).unwrap();
         assert_eq!(root.name, "Delete");
         assert_eq!(root.child_text("Quiet"), Some("true"));
-        let keys: Vec<_> = root.children_named("Object").map(|o| o.child_text("Key").unwrap().to_owned()).collect();
+        let keys: Vec<_> = root
+            .children_named("Object")
+            .map(|o| o.child_text("Key").unwrap().to_owned())
+            .collect();
         assert_eq!(keys, vec!["a&bAB", "c"]);
     }
 

@@ -1,0 +1,208 @@
+//! Who sent a request: SigV4 (Authorization header, presigned query, aws-chunked streaming
+//! with per-chunk signatures and trailers), SigV2 (header and query), or nobody (anonymous).
+//!
+//! `authenticate` checks the signature over the request line and headers; `decode_body` wraps
+//! the body so that whatever the signature promised about it (a SHA-256, chunk signatures) is
+//! verified while it streams, before any byte of a bad chunk reaches the caller.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use http::HeaderMap;
+use ksan_types::{ErrorCode, S3Error};
+use time::OffsetDateTime;
+
+mod canonical;
+mod chunked;
+pub mod sign;
+mod v2;
+mod v4;
+
+pub use chunked::decode_body;
+
+/// Largest clock difference accepted between client and server.
+pub const MAX_SKEW_SECS: i64 = 15 * 60;
+/// Longest validity of a presigned URL (7 days).
+pub const MAX_PRESIGN_EXPIRES: i64 = 7 * 24 * 3600;
+
+pub struct AuthRequest<'a> {
+    pub method: &'a http::Method,
+    /// The request URI as received: path percent-encoded as sent, raw query.
+    pub uri: &'a http::Uri,
+    pub headers: &'a HeaderMap,
+    pub now: OffsetDateTime,
+    pub region: &'a str,
+    /// `/bucket` when the bucket came from the Host header (SigV2 signs it in the resource).
+    pub v2_resource_prefix: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureKind {
+    Anonymous,
+    V2Header,
+    V2Query,
+    V4Header,
+    V4Query,
+}
+
+#[derive(Debug)]
+pub struct Authenticated {
+    /// None = anonymous.
+    pub access_key: Option<String>,
+    pub kind: SignatureKind,
+    pub payload: PayloadCheck,
+}
+
+/// What the body must satisfy, as promised by the signature.
+#[derive(Debug, Clone)]
+pub enum PayloadCheck {
+    /// Taken as is (SigV2, presigned, UNSIGNED-PAYLOAD, anonymous).
+    None,
+    /// Must hash to this SHA-256.
+    Sha256([u8; 32]),
+    /// aws-chunked with a signature per chunk (and, with `trailer`, signed trailers).
+    Streaming(StreamingContext),
+    /// aws-chunked without signatures, trailers at the end.
+    UnsignedTrailer,
+}
+
+/// What chunk signatures chain from.
+#[derive(Debug, Clone)]
+pub struct StreamingContext {
+    pub seed_signature: String,
+    pub signing_key: [u8; 32],
+    pub amz_date: String,
+    pub scope: String,
+    pub trailer: bool,
+}
+
+pub trait SecretLookup {
+    fn secret(&self, access_key: &str) -> Option<String>;
+}
+
+/// Derived SigV4 signing keys, per (access key, secret, date, region). Deriving one costs four
+/// HMACs; a client signs every request with the same one all day.
+#[derive(Default)]
+pub struct SigningKeyCache {
+    keys: Mutex<HashMap<KeyId, [u8; 32]>>,
+}
+
+/// (access key, secret, date, region)
+type KeyId = (String, String, String, String);
+
+/// Entries kept before the cache starts over (days roll over; keys get deleted).
+const CACHE_LIMIT: usize = 4096;
+
+impl SigningKeyCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn get(&self, secret: &str, access_key: &str, date: &str, region: &str) -> [u8; 32] {
+        let id = (
+            access_key.to_owned(),
+            secret.to_owned(),
+            date.to_owned(),
+            region.to_owned(),
+        );
+        if let Ok(keys) = self.keys.lock()
+            && let Some(k) = keys.get(&id)
+        {
+            return *k;
+        }
+        let key = canonical::signing_key(secret, date, region, "s3");
+        if let Ok(mut keys) = self.keys.lock() {
+            if keys.len() >= CACHE_LIMIT {
+                keys.clear();
+            }
+            keys.insert(id, key);
+        }
+        key
+    }
+}
+
+pub fn authenticate(
+    req: &AuthRequest,
+    secrets: &dyn SecretLookup,
+    cache: &SigningKeyCache,
+) -> Result<Authenticated, S3Error> {
+    let query = req.uri.query().unwrap_or("");
+    let authorization = req
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("\u{0}"))
+        .filter(|v| !v.is_empty());
+    match authorization {
+        Some(a) if a.starts_with("AWS4-HMAC-SHA256") => v4::header(req, a, secrets, cache),
+        Some(a) if a.starts_with("AWS ") => v2::header(req, a, secrets),
+        Some(_) => Err(S3Error::new(ErrorCode::InvalidArgument)
+            .msg("Unsupported Authorization Type")
+            .with("ArgumentName", "Authorization")),
+        None => {
+            let has = |name: &str| query.split('&').any(|p| p.split('=').next() == Some(name));
+            if has("X-Amz-Algorithm") || has("X-Amz-Signature") || has("X-Amz-Credential") {
+                v4::presigned(req, secrets, cache)
+            } else if has("AWSAccessKeyId") || has("Signature") {
+                v2::presigned(req, secrets)
+            } else {
+                Ok(Authenticated {
+                    access_key: None,
+                    kind: SignatureKind::Anonymous,
+                    payload: PayloadCheck::None,
+                })
+            }
+        }
+    }
+}
+
+pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+pub(crate) fn access_denied(msg: &'static str) -> S3Error {
+    S3Error::new(ErrorCode::AccessDenied).msg(msg)
+}
+
+pub(crate) fn signature_mismatch(string_to_sign: &str, access_key: &str) -> S3Error {
+    S3Error::new(ErrorCode::SignatureDoesNotMatch)
+        .with("AWSAccessKeyId", access_key.to_owned())
+        .with("StringToSign", string_to_sign.to_owned())
+}
+
+/// Check the request time against the server clock.
+pub(crate) fn check_skew(t: OffsetDateTime, now: OffsetDateTime) -> Result<(), S3Error> {
+    if (t - now).whole_seconds().abs() > MAX_SKEW_SECS {
+        return Err(S3Error::new(ErrorCode::RequestTimeTooSkewed)
+            .with("RequestTime", t.unix_timestamp().to_string())
+            .with("ServerTime", now.unix_timestamp().to_string())
+            .with("MaxAllowedSkewMilliseconds", (MAX_SKEW_SECS * 1000).to_string()));
+    }
+    Ok(())
+}
+
+pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// `20130524T000000Z`
+pub(crate) fn parse_amz_date(s: &str) -> Option<OffsetDateTime> {
+    let f = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    time::PrimitiveDateTime::parse(s.trim(), &f)
+        .ok()
+        .map(|p| p.assume_utc())
+}
+
+/// An HTTP date (RFC 1123, RFC 850 or asctime).
+pub(crate) fn parse_http_date(s: &str) -> Option<OffsetDateTime> {
+    let t = httpdate::parse_http_date(s.trim()).ok()?;
+    OffsetDateTime::from(t).into()
+}
+
+pub(crate) fn format_amz_date(t: OffsetDateTime) -> String {
+    let f = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    t.format(&f).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;
