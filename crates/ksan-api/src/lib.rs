@@ -16,6 +16,7 @@ mod bucket;
 mod delete_objects;
 mod headers;
 mod list;
+mod multipart;
 mod object;
 mod versioning;
 
@@ -221,6 +222,13 @@ impl S3Api {
             GetBucketVersioning => self.get_bucket_versioning(ctx),
             PutBucketVersioning => self.put_bucket_versioning(ctx).await,
             ListObjectVersions => self.list_object_versions(ctx),
+            CreateMultipartUpload => self.create_multipart_upload(ctx).await,
+            UploadPart => self.upload_part(ctx).await,
+            UploadPartCopy => self.upload_part_copy(ctx).await,
+            CompleteMultipartUpload => self.complete_multipart_upload(ctx).await,
+            AbortMultipartUpload => self.abort_multipart_upload(ctx).await,
+            ListParts => self.list_parts(ctx),
+            ListMultipartUploads => self.list_multipart_uploads(ctx),
             other => {
                 // Routed but not built yet: the bucket must still exist and be the caller's,
                 // so that a client learns "not implemented" only where it could have acted.

@@ -2,8 +2,9 @@
 
 use http::{Response, StatusCode};
 use ksan_engine::ObjectVersion;
+use ksan_engine::multipart::part_range;
 use ksan_engine::objects::{MAX_PUT_SIZE, NewObject, PutObjectRequest, WriteConditions};
-use ksan_engine::records::Versioning;
+use ksan_engine::records::{DataLocation, Versioning};
 use ksan_proto::ResponseBody;
 use ksan_proto::xml::XmlWriter;
 use ksan_types::{ErrorCode, S3Error, S3Result};
@@ -86,27 +87,25 @@ impl S3Api {
                 );
             return b.body(ResponseBody::empty()).map_err(S3Error::internal);
         }
+        let parts_count = match v.data {
+            DataLocation::Manifest { parts } => parts,
+            _ => 1,
+        };
         let range = match q.get("partNumber") {
             Some(pn) => {
-                let n: u32 = pn.parse().map_err(|_| {
+                let n: u32 = pn.parse().ok().filter(|n| (1..=10000).contains(n)).ok_or_else(|| {
                     S3Error::invalid_argument(
                         "Part number must be an integer between 1 and 10000, inclusive",
                         "partNumber",
                         pn,
                     )
                 })?;
-                if !(1..=10000).contains(&n) {
-                    return Err(S3Error::invalid_argument(
-                        "Part number must be an integer between 1 and 10000, inclusive",
-                        "partNumber",
-                        pn,
-                    ));
+                match handle.manifest() {
+                    Some(m) => Some(part_range(m, n).ok_or_else(|| S3Error::new(ErrorCode::InvalidPartNumber))?),
+                    // A simple upload is its own single part.
+                    None if n == 1 => None,
+                    None => return Err(S3Error::new(ErrorCode::InvalidPartNumber)),
                 }
-                // A simple upload is its own single part.
-                if n != 1 {
-                    return Err(S3Error::new(ErrorCode::InvalidPartNumber));
-                }
-                None
             }
             None => headers::parse_range(ctx.header("range"), v.size)?,
         };
@@ -132,7 +131,7 @@ impl S3Api {
             }
         }
         if q.has("partNumber") {
-            b = b.header("x-amz-mp-parts-count", "1");
+            b = b.header("x-amz-mp-parts-count", parts_count);
         }
         for (param, header) in &RESPONSE_OVERRIDES {
             if let Some(value) = q.get(param) {

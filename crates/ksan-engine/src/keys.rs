@@ -58,6 +58,30 @@ pub fn queue_prefix(queue: &str) -> Vec<u8> {
     cat(&[b"Q|", queue.as_bytes(), b"|"])
 }
 
+/// `U|bucket|key\0upload-id` -> UploadRecord
+pub fn upload(bucket: &str, key: &str, upload_id: &str) -> Vec<u8> {
+    cat(&[&upload_prefix(bucket), key.as_bytes(), b"\0", upload_id.as_bytes()])
+}
+pub fn upload_prefix(bucket: &str) -> Vec<u8> {
+    cat(&[b"U|", bucket.as_bytes(), b"|"])
+}
+
+/// `P|upload-id|part number` -> PartRecord
+pub fn part(upload_id: &str, part_number: u32) -> Vec<u8> {
+    cat(&[&part_prefix(upload_id), &part_number.to_be_bytes()])
+}
+pub fn part_prefix(upload_id: &str) -> Vec<u8> {
+    cat(&[b"P|", upload_id.as_bytes(), b"|"])
+}
+
+/// `M|uid|offset` -> ManifestEntry of a completed multipart object
+pub fn manifest(uid: &[u8; 16], offset: u64) -> Vec<u8> {
+    cat(&[&manifest_prefix(uid), &offset.to_be_bytes()])
+}
+pub fn manifest_prefix(uid: &[u8; 16]) -> Vec<u8> {
+    cat(&[b"M|", uid, b"|"])
+}
+
 /// `A|access-key` -> AccessKeyRecord
 pub fn access_key(ak: &str) -> Vec<u8> {
     cat(&[b"A|", ak.as_bytes()])

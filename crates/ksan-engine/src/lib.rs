@@ -13,6 +13,7 @@ pub mod buckets;
 pub mod gc;
 pub mod keys;
 pub mod list;
+pub mod multipart;
 pub mod objects;
 pub mod records;
 pub mod users;

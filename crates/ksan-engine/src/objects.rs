@@ -7,8 +7,11 @@ use ksan_data::{BlobWriter, Digests, Hashers};
 use ksan_meta::WriteOps;
 use ksan_types::{BodyStream, ChecksumAlgorithm, ErrorCode, S3Error, S3Result, TrailerSlot};
 
+use std::sync::Arc;
+
 use crate::records::{
-    BucketRecord, ContentHeaders, DataLocation, ObjectVersion, StoredChecksum, Versioning, decode, encode,
+    BucketRecord, ContentHeaders, DataLocation, ManifestEntry, ObjectVersion, StoredChecksum, Versioning, decode,
+    encode,
 };
 use crate::{Engine, keys, meta_err, new_uid, now_ms};
 
@@ -59,6 +62,8 @@ pub struct PutObjectRequest {
 pub struct ObjectHandle {
     pub version: ObjectVersion,
     inline: Option<Bytes>,
+    /// Segments of a multipart object by object offset, read with the version.
+    manifest: Option<Arc<Vec<(u64, ManifestEntry)>>>,
 }
 
 /// The outcome of a DeleteObject.
@@ -92,18 +97,18 @@ fn bad_checksum(algorithm: ChecksumAlgorithm) -> S3Error {
 }
 
 /// The bytes of a PUT as received: either small enough to live inline, or a finished blob.
-enum Received {
+pub(crate) enum Received {
     Inline { bytes: Bytes, digests: Digests },
     Blob { id: [u8; 16], size: u64, digests: Digests },
 }
 
 impl Received {
-    fn digests(&self) -> &Digests {
+    pub(crate) fn digests(&self) -> &Digests {
         match self {
             Received::Inline { digests, .. } | Received::Blob { digests, .. } => digests,
         }
     }
-    fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         match self {
             Received::Inline { bytes, .. } => bytes.len() as u64,
             Received::Blob { size, .. } => *size,
@@ -114,14 +119,15 @@ impl Received {
 impl Engine {
     /// Stream a body to storage: small bodies stay in memory (to be stored inline), larger ones
     /// go to a new durable blob. Verifies size limits and digests.
-    async fn receive(
+    pub(crate) async fn receive(
         &self,
         mut body: BodyStream,
         content_length: Option<u64>,
         algorithms: &[ChecksumAlgorithm],
         max_size: u64,
+        inline: bool,
     ) -> S3Result<Received> {
-        let threshold = self.config.inline_threshold as u64;
+        let threshold = if inline { self.config.inline_threshold as u64 } else { 0 };
         let mut pending: Vec<Bytes> = Vec::new();
         let mut total: u64 = 0;
         let mut writer: Option<Box<dyn BlobWriter>> = None;
@@ -182,7 +188,7 @@ impl Engine {
     }
 
     /// Remove a blob nobody references any more (a failed PUT's), in the background.
-    fn discard(&self, received: &Received) {
+    pub(crate) fn discard(&self, received: &Received) {
         if let Received::Blob { id, .. } = received {
             let data = self.data.clone();
             let id = ksan_data::BlobId(*id);
@@ -201,9 +207,14 @@ impl Engine {
             .as_ref()
             .map_or(ChecksumAlgorithm::Crc64Nvme, |c| c.algorithm);
         let received = self
-            .receive(body, req.content_length, &[algorithm], MAX_PUT_SIZE)
+            .receive(body, req.content_length, &[algorithm], MAX_PUT_SIZE, true)
             .await?;
-        if let Err(e) = verify_digests(&received, &req) {
+        if let Err(e) = verify_digests(
+            received.digests(),
+            req.content_md5,
+            req.checksum.as_ref(),
+            &req.trailers,
+        ) {
             self.discard(&received);
             return Err(e);
         }
@@ -232,6 +243,7 @@ impl Engine {
             checksum,
             storage_class: req.object.storage_class,
             data,
+            checksum_type: None,
         };
         let (bucket, conditions) = (req.bucket, req.conditions);
         let result = self
@@ -310,19 +322,30 @@ impl Engine {
                 v
             }
         };
-        let inline = match version.data {
-            DataLocation::Inline => Some(Bytes::from(
-                snap.get(&keys::inline(&version.uid))
-                    .map_err(meta_err)?
-                    .ok_or_else(|| S3Error::internal("inline bytes missing"))?,
-            )),
-            DataLocation::Blob(_) => None,
+        let (inline, manifest) = match version.data {
+            DataLocation::Inline => (
+                Some(Bytes::from(
+                    snap.get(&keys::inline(&version.uid))
+                        .map_err(meta_err)?
+                        .ok_or_else(|| S3Error::internal("inline bytes missing"))?,
+                )),
+                None,
+            ),
+            DataLocation::Blob(_) => (None, None),
+            DataLocation::Manifest { .. } => (None, Some(Arc::new(load_manifest(&*snap, &version.uid)?))),
         };
-        Ok(ObjectHandle { version, inline })
+        Ok(ObjectHandle {
+            version,
+            inline,
+            manifest,
+        })
     }
 
     /// The bytes [offset, offset + len) of a looked-up version.
     pub async fn read(&self, handle: &ObjectHandle, offset: u64, len: u64) -> S3Result<BodyStream> {
+        if let Some(manifest) = &handle.manifest {
+            return self.read_segments(manifest, offset, len).await;
+        }
         match (&handle.version.data, &handle.inline) {
             (DataLocation::Inline, Some(bytes)) => {
                 let start = offset.min(bytes.len() as u64) as usize;
@@ -331,7 +354,9 @@ impl Engine {
                 Ok(Box::pin(futures_util::stream::once(async move { Ok(part) })))
             }
             (DataLocation::Blob(id), _) => Ok(self.data.read(ksan_data::BlobId(*id), offset, len).await?),
-            (DataLocation::Inline, None) => Err(S3Error::internal("inline object without bytes")),
+            (DataLocation::Inline, None) | (DataLocation::Manifest { .. }, _) => {
+                Err(S3Error::internal("object read without its bytes or manifest"))
+            }
         }
     }
 
@@ -406,6 +431,7 @@ impl Engine {
                             checksum: None,
                             storage_class: None,
                             data: DataLocation::Inline,
+                            checksum_type: None,
                         };
                         insert_version(txn, &bucket_record, &mut marker)?;
                         Ok(DeleteOutcome {
@@ -445,8 +471,10 @@ impl Engine {
             checksum: src.checksum.clone(),
             storage_class: object.storage_class,
             data: src.data.clone(),
+            checksum_type: src.checksum_type,
         };
         let inline = source.inline.clone();
+        let manifest = source.manifest.clone();
         let (bucket, src_key) = (bucket.to_owned(), src.key.clone());
         self.write(move |txn| {
             let bucket_record = load_bucket(txn, &bucket)?;
@@ -464,6 +492,18 @@ impl Engine {
                         return Err(S3Error::new(ErrorCode::NoSuchKey).key(src_key));
                     }
                 }
+                DataLocation::Manifest { .. } => {
+                    let entries = manifest
+                        .as_ref()
+                        .ok_or_else(|| S3Error::internal("manifest source without manifest"))?;
+                    for (offset, entry) in entries.iter() {
+                        if !add_blob_ref(txn, &entry.segment.blob, false)? {
+                            return Err(S3Error::new(ErrorCode::NoSuchKey).key(src_key));
+                        }
+                        txn.put(&keys::manifest(&version.uid, *offset), &encode(entry)?)
+                            .map_err(meta_err)?;
+                    }
+                }
             }
             insert_version(txn, &bucket_record, &mut version)?;
             Ok(version)
@@ -478,17 +518,22 @@ impl ObjectHandle {
     }
 }
 
-fn verify_digests(received: &Received, req: &PutObjectRequest) -> S3Result<()> {
-    let digests = received.digests();
-    if let Some(md5) = req.content_md5
+/// Check what was received against Content-MD5 and the flexible checksum (header or trailer).
+pub(crate) fn verify_digests(
+    digests: &Digests,
+    content_md5: Option<[u8; 16]>,
+    checksum: Option<&ChecksumRequest>,
+    trailers: &TrailerSlot,
+) -> S3Result<()> {
+    if let Some(md5) = content_md5
         && md5 != digests.md5
     {
         return Err(S3Error::new(ErrorCode::BadDigest).with("CalculatedDigest", ksan_data::base64(&digests.md5)));
     }
-    if let Some(cr) = &req.checksum {
+    if let Some(cr) = checksum {
         let expected = match &cr.value {
             Some(v) => Some(v.as_str()),
-            None => req.trailers.get(cr.algorithm.header_name()),
+            None => trailers.get(cr.algorithm.header_name()),
         };
         let Some(expected) = expected else {
             return Err(S3Error::new(ErrorCode::InvalidRequest).msg(format!(
@@ -506,6 +551,13 @@ fn verify_digests(received: &Received, req: &PutObjectRequest) -> S3Result<()> {
         }
     }
     Ok(())
+}
+
+impl ObjectHandle {
+    /// The manifest of a multipart object: (object offset, entry) in order.
+    pub fn manifest(&self) -> Option<&[(u64, ManifestEntry)]> {
+        self.manifest.as_deref().map(|m| m.as_slice())
+    }
 }
 
 pub(crate) fn load_bucket(txn: &dyn WriteOps, bucket: &str) -> S3Result<BucketRecord> {
@@ -535,7 +587,7 @@ fn newest_version(ops: &dyn ksan_meta::ReadOps, bucket: &str, key: &str) -> S3Re
     }
 }
 
-fn check_write_conditions(txn: &dyn WriteOps, bucket: &str, key: &str, c: &WriteConditions) -> S3Result<()> {
+pub(crate) fn check_write_conditions(txn: &dyn WriteOps, bucket: &str, key: &str, c: &WriteConditions) -> S3Result<()> {
     if c.if_match.is_none() && c.if_none_match.is_none() {
         return Ok(());
     }
@@ -570,7 +622,11 @@ pub fn etag_matches(header: &str, etag: &str) -> bool {
 
 /// Write a new version as the key's newest: assigns its version id by the bucket's versioning
 /// state, replaces the null version when it is one, and updates the latest row.
-fn insert_version(txn: &mut dyn WriteOps, bucket: &BucketRecord, version: &mut ObjectVersion) -> S3Result<()> {
+pub(crate) fn insert_version(
+    txn: &mut dyn WriteOps,
+    bucket: &BucketRecord,
+    version: &mut ObjectVersion,
+) -> S3Result<()> {
     let (b, k) = (bucket.name.as_str(), version.key.clone());
     match bucket.versioning {
         Versioning::Enabled => version.version_id = Some(hex::encode(version.uid)),
@@ -604,8 +660,32 @@ fn remove_version(txn: &mut dyn WriteOps, bucket: &str, v: &ObjectVersion) -> S3
     match &v.data {
         DataLocation::Inline => txn.delete(&keys::inline(&v.uid)).map_err(meta_err)?,
         DataLocation::Blob(id) => crate::gc::release_blob(txn, id)?,
+        DataLocation::Manifest { .. } => {
+            for (offset, entry) in load_manifest(&*txn, &v.uid)? {
+                crate::gc::release_blob(txn, &entry.segment.blob)?;
+                txn.delete(&keys::manifest(&v.uid, offset)).map_err(meta_err)?;
+            }
+        }
     }
     Ok(())
+}
+
+/// All manifest rows of a multipart object, by object offset.
+pub(crate) fn load_manifest(ops: &dyn ksan_meta::ReadOps, uid: &[u8; 16]) -> S3Result<Vec<(u64, ManifestEntry)>> {
+    let prefix = keys::manifest_prefix(uid);
+    let end = ksan_meta::prefix_end(&prefix);
+    ops.range(&prefix, &end, usize::MAX, false)
+        .map_err(meta_err)?
+        .into_iter()
+        .map(|(k, v)| {
+            let off = k
+                .get(prefix.len()..)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| S3Error::internal("bad manifest key"))?;
+            Ok((off, decode(&v)?))
+        })
+        .collect()
 }
 
 /// Make the latest row agree with the newest version row.
@@ -625,7 +705,7 @@ pub(crate) fn refresh_latest(txn: &mut dyn WriteOps, bucket: &str, key: &str) ->
 
 /// Count one more reference to a blob. A new blob gets its first reference; an existing one
 /// must still be referenced (returns false if it is gone).
-fn add_blob_ref(txn: &mut dyn WriteOps, id: &[u8; 16], new: bool) -> S3Result<bool> {
+pub(crate) fn add_blob_ref(txn: &mut dyn WriteOps, id: &[u8; 16], new: bool) -> S3Result<bool> {
     let key = keys::blob_ref(id);
     let count = match txn.get(&key).map_err(meta_err)? {
         Some(b) => u64::from_be_bytes(<[u8; 8]>::try_from(b.as_slice()).map_err(S3Error::internal)?),
@@ -640,7 +720,6 @@ fn add_blob_ref(txn: &mut dyn WriteOps, id: &[u8; 16], new: bool) -> S3Result<bo
 mod tests {
     use super::*;
     use crate::testutil::engine;
-    use std::sync::Arc;
 
     fn body(parts: &[&'static [u8]]) -> BodyStream {
         let items: Vec<S3Result<Bytes>> = parts.iter().map(|p| Ok(Bytes::from_static(p))).collect();

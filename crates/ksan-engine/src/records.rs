@@ -76,6 +76,66 @@ pub enum DataLocation {
     Inline,
     /// One blob file.
     Blob([u8; 16]),
+    /// A completed multipart upload: `M|uid|offset` rows name the segments, in order.
+    Manifest { parts: u32 },
+}
+
+/// A byte range of a blob: how parts (and UploadPartCopy ranges) reference stored bytes
+/// without copying them.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Segment {
+    pub blob: [u8; 16],
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// `M|uid|object offset` -> the segment stored there and the part it came from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManifestEntry {
+    pub part_number: u32,
+    pub segment: Segment,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ChecksumType {
+    Composite,
+    FullObject,
+}
+
+impl ChecksumType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChecksumType::Composite => "COMPOSITE",
+            ChecksumType::FullObject => "FULL_OBJECT",
+        }
+    }
+}
+
+/// `U|bucket|key\0upload-id` -> an upload in progress.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UploadRecord {
+    pub upload_id: String,
+    pub key: String,
+    pub initiated_ms: i64,
+    pub owner: String,
+    pub owner_display_name: String,
+    pub headers: ContentHeaders,
+    pub user_meta: Vec<(String, String)>,
+    pub storage_class: Option<String>,
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    pub checksum_type: Option<ChecksumType>,
+}
+
+/// `P|upload-id|part number` -> an uploaded part.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartRecord {
+    pub part_number: u32,
+    pub size: u64,
+    /// Hex MD5 of the part's bytes.
+    pub etag: String,
+    pub last_modified_ms: i64,
+    pub checksum: Option<StoredChecksum>,
+    pub segments: Vec<Segment>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -103,6 +163,9 @@ pub struct ObjectVersion {
     #[serde(default)]
     pub storage_class: Option<String>,
     pub data: DataLocation,
+    /// COMPOSITE for multipart checksums of parts' checksums; None means FULL_OBJECT.
+    #[serde(default)]
+    pub checksum_type: Option<ChecksumType>,
 }
 
 impl ObjectVersion {
@@ -141,6 +204,7 @@ mod tests {
             }),
             storage_class: None,
             data: DataLocation::Blob([1; 16]),
+            checksum_type: None,
         };
         let bytes = encode(&v).unwrap();
         assert_eq!(decode::<ObjectVersion>(&bytes).unwrap(), v);

@@ -1,0 +1,831 @@
+//! Multipart uploads. Each part is a list of blob segments (a new blob for UploadPart; ranges
+//! of existing blobs for UploadPartCopy). Completion copies no bytes: it turns the chosen
+//! parts' segments into manifest rows of the new version, in one metadata transaction.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use ksan_data::{BlobId, Hashers};
+use ksan_meta::{ReadOps, WriteOps};
+use ksan_types::{BodyStream, ChecksumAlgorithm, ErrorCode, S3Error, S3Result, TrailerSlot};
+use md5::{Digest as _, Md5};
+
+use crate::objects::{
+    ChecksumRequest, MAX_PUT_SIZE, NewObject, ObjectHandle, Received, WriteConditions, add_blob_ref,
+    check_write_conditions, insert_version, load_bucket, verify_digests,
+};
+use crate::records::{
+    ChecksumType, DataLocation, ManifestEntry, ObjectVersion, PartRecord, Segment, StoredChecksum, UploadRecord,
+    decode, encode,
+};
+use crate::{Engine, keys, meta_err, new_uid, now_ms};
+
+/// Smallest size of every part but the last.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+pub const MAX_PART_NUMBER: u32 = 10_000;
+
+pub struct UploadPartRequest {
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+    pub part_number: u32,
+    pub content_length: Option<u64>,
+    pub content_md5: Option<[u8; 16]>,
+    pub checksum: Option<ChecksumRequest>,
+    pub trailers: TrailerSlot,
+}
+
+/// A part named in CompleteMultipartUpload.
+#[derive(Debug, Clone)]
+pub struct CompletedPart {
+    pub part_number: u32,
+    pub etag: String,
+    /// (algorithm, base64 value) if the client sent one.
+    pub checksum: Option<(ChecksumAlgorithm, String)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UploadsQuery {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    pub key_marker: Option<String>,
+    pub upload_id_marker: Option<String>,
+    pub max_uploads: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UploadsPage {
+    pub uploads: Vec<UploadRecord>,
+    pub common_prefixes: Vec<String>,
+    pub truncated: bool,
+    pub next_key_marker: Option<String>,
+    pub next_upload_id_marker: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PartsPage {
+    pub upload: UploadRecord,
+    pub parts: Vec<PartRecord>,
+    pub truncated: bool,
+    pub next_part_number_marker: Option<u32>,
+}
+
+fn no_such_upload(upload_id: &str) -> S3Error {
+    S3Error::new(ErrorCode::NoSuchUpload).with("UploadId", upload_id.to_owned())
+}
+
+fn new_upload_id() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros() as u64;
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&micros.to_be_bytes());
+    id[8..].copy_from_slice(&rand::random::<[u8; 8]>());
+    hex::encode(id)
+}
+
+fn load_upload(ops: &dyn ReadOps, bucket: &str, key: &str, upload_id: &str) -> S3Result<UploadRecord> {
+    match ops.get(&keys::upload(bucket, key, upload_id)).map_err(meta_err)? {
+        Some(b) => decode(&b),
+        None => Err(no_such_upload(upload_id)),
+    }
+}
+
+fn load_parts(ops: &dyn ReadOps, upload_id: &str, after: u32, limit: usize) -> S3Result<Vec<PartRecord>> {
+    let prefix = keys::part_prefix(upload_id);
+    let start = keys::part(upload_id, after.saturating_add(1));
+    let end = ksan_meta::prefix_end(&prefix);
+    ops.range(&start, &end, limit, false)
+        .map_err(meta_err)?
+        .iter()
+        .map(|(_, v)| decode(v))
+        .collect()
+}
+
+fn release_segments(txn: &mut dyn WriteOps, segments: &[Segment]) -> S3Result<()> {
+    for s in segments {
+        crate::gc::release_blob(txn, &s.blob)?;
+    }
+    Ok(())
+}
+
+/// The multipart ETag: MD5 of the parts' binary MD5s, then `-N`.
+pub fn multipart_etag(part_md5_hex: &[&str]) -> String {
+    let mut h = Md5::new();
+    for e in part_md5_hex {
+        let mut raw = [0u8; 16];
+        if hex::decode_to_slice(e, &mut raw).is_ok() {
+            h.update(raw);
+        }
+    }
+    format!("{}-{}", hex::encode(h.finalize()), part_md5_hex.len())
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).ok()
+}
+
+/// The whole-object checksum of a completed upload from its parts' checksums.
+fn combined_checksum(
+    algorithm: ChecksumAlgorithm,
+    kind: ChecksumType,
+    parts: &[&PartRecord],
+) -> S3Result<Option<StoredChecksum>> {
+    let mut raws = Vec::with_capacity(parts.len());
+    for p in parts {
+        let Some(c) = p.checksum.as_ref().filter(|c| c.algorithm == algorithm) else {
+            return Ok(None);
+        };
+        raws.push((
+            base64_decode(&c.value).ok_or_else(|| S3Error::internal("bad stored checksum"))?,
+            p.size,
+        ));
+    }
+    let value = match kind {
+        ChecksumType::Composite => {
+            let concat: Vec<u8> = raws.iter().flat_map(|(r, _)| r.iter().copied()).collect();
+            format!(
+                "{}-{}",
+                ksan_data::base64(&ksan_data::checksum_of(algorithm, &concat)),
+                parts.len()
+            )
+        }
+        ChecksumType::FullObject => {
+            let mut iter = raws.into_iter();
+            let Some((mut acc, _)) = iter.next() else {
+                return Ok(None);
+            };
+            for (raw, len) in iter {
+                acc = ksan_data::crc_combine(algorithm, &acc, &raw, len)
+                    .ok_or_else(|| S3Error::internal("full-object checksum of a non-CRC algorithm"))?;
+            }
+            ksan_data::base64(&acc)
+        }
+    };
+    Ok(Some(StoredChecksum { algorithm, value }))
+}
+
+impl Engine {
+    pub async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        object: NewObject,
+        checksum_algorithm: Option<ChecksumAlgorithm>,
+        checksum_type: Option<ChecksumType>,
+    ) -> S3Result<UploadRecord> {
+        let checksum_type = match (checksum_algorithm, checksum_type) {
+            (None, Some(_)) => {
+                return Err(S3Error::new(ErrorCode::InvalidRequest)
+                    .msg("The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."));
+            }
+            (Some(ChecksumAlgorithm::Crc64Nvme), Some(ChecksumType::Composite)) => {
+                return Err(S3Error::new(ErrorCode::InvalidRequest)
+                    .msg("The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm."));
+            }
+            (Some(ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256), Some(ChecksumType::FullObject)) => {
+                return Err(S3Error::new(ErrorCode::InvalidRequest)
+                    .msg("The FULL_OBJECT checksum type cannot be used with the sha1 or sha256 checksum algorithm."));
+            }
+            (Some(ChecksumAlgorithm::Crc64Nvme), None) => Some(ChecksumType::FullObject),
+            (Some(_), None) => Some(ChecksumType::Composite),
+            (_, t) => t,
+        };
+        let upload = UploadRecord {
+            upload_id: new_upload_id(),
+            key: key.to_owned(),
+            initiated_ms: now_ms(),
+            owner: object.owner,
+            owner_display_name: object.owner_display_name,
+            headers: object.headers,
+            user_meta: object.user_meta,
+            storage_class: object.storage_class,
+            checksum_algorithm,
+            checksum_type,
+        };
+        let bytes = encode(&upload)?;
+        let (bucket, row) = (bucket.to_owned(), keys::upload(bucket, key, &upload.upload_id));
+        self.write(move |txn| {
+            load_bucket(txn, &bucket)?;
+            txn.put(&row, &bytes).map_err(meta_err)
+        })
+        .await?;
+        Ok(upload)
+    }
+
+    pub fn get_upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<UploadRecord> {
+        load_upload(&*self.snapshot()?, bucket, key, upload_id)
+    }
+
+    /// Store a part (replacing an earlier upload of the same number).
+    pub async fn upload_part(&self, req: UploadPartRequest, body: BodyStream) -> S3Result<PartRecord> {
+        let upload = self.get_upload(&req.bucket, &req.key, &req.upload_id)?;
+        if let (Some(want), Some(got)) = (upload.checksum_algorithm, req.checksum.as_ref())
+            && want != got.algorithm
+        {
+            return Err(S3Error::new(ErrorCode::InvalidRequest).msg(format!(
+                "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                want.as_str().to_ascii_lowercase(),
+                got.algorithm.as_str().to_ascii_lowercase()
+            )));
+        }
+        let algorithm = req.checksum.as_ref().map(|c| c.algorithm).or(upload.checksum_algorithm);
+        let algorithms: Vec<ChecksumAlgorithm> = algorithm.into_iter().collect();
+        let received = self
+            .receive(body, req.content_length, &algorithms, MAX_PUT_SIZE, false)
+            .await?;
+        if let Err(e) = verify_digests(
+            received.digests(),
+            req.content_md5,
+            req.checksum.as_ref(),
+            &req.trailers,
+        ) {
+            self.discard(&received);
+            return Err(e);
+        }
+        let Received::Blob { id, size, digests } = &received else {
+            return Err(S3Error::internal("a part was not stored as a blob"));
+        };
+        let part = PartRecord {
+            part_number: req.part_number,
+            size: *size,
+            etag: hex::encode(digests.md5),
+            last_modified_ms: now_ms(),
+            checksum: digests.checksums.first().map(|(a, v)| StoredChecksum {
+                algorithm: *a,
+                value: ksan_data::base64(v),
+            }),
+            segments: vec![Segment {
+                blob: *id,
+                offset: 0,
+                len: *size,
+            }],
+        };
+        let result = self.store_part(&req.bucket, &req.key, &req.upload_id, part, true).await;
+        if result.is_err() {
+            self.discard(&received);
+        }
+        result
+    }
+
+    /// Commit a part record; `new_blob`: its one segment is a fresh blob (first reference),
+    /// else its segments reference existing blobs (which must still exist).
+    async fn store_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part: PartRecord,
+        new_blob: bool,
+    ) -> S3Result<PartRecord> {
+        let (bucket, key, upload_id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        self.write(move |txn| {
+            load_upload(&*txn, &bucket, &key, &upload_id)?;
+            let row = keys::part(&upload_id, part.part_number);
+            if let Some(old) = txn.get(&row).map_err(meta_err)? {
+                let old: PartRecord = decode(&old)?;
+                release_segments(txn, &old.segments)?;
+            }
+            for s in &part.segments {
+                if !add_blob_ref(txn, &s.blob, new_blob)? {
+                    return Err(S3Error::new(ErrorCode::NoSuchKey).msg("The copy source was deleted"));
+                }
+            }
+            txn.put(&row, &encode(&part)?).map_err(meta_err)?;
+            Ok(part)
+        })
+        .await
+    }
+
+    /// UploadPartCopy: the part references the source's bytes in [offset, offset + len); the
+    /// bytes are read once to compute the part's MD5 (and checksum), never written again.
+    pub async fn upload_part_copy(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        source: &ObjectHandle,
+        range: (u64, u64),
+    ) -> S3Result<PartRecord> {
+        let upload = self.get_upload(bucket, key, upload_id)?;
+        let (offset, len) = range;
+        let algorithms: Vec<ChecksumAlgorithm> = upload.checksum_algorithm.into_iter().collect();
+        let src = &source.version;
+        let segments: Vec<Segment> = match &src.data {
+            DataLocation::Blob(id) => vec![Segment { blob: *id, offset, len }],
+            DataLocation::Manifest { .. } => segments_in(source.manifest().unwrap_or(&[]), offset, len)
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect(),
+            DataLocation::Inline => Vec::new(),
+        };
+        // Hash the range; an inline source is small and gets a blob of its own.
+        let whole_simple = offset == 0 && len == src.size && matches!(src.data, DataLocation::Blob(_));
+        let mut stream = self.read(source, offset, len).await?;
+        let (part_segments, etag, checksum, new_blob) = if matches!(src.data, DataLocation::Inline) {
+            let mut w = self.data.create(Hashers::new(&algorithms)).await?;
+            while let Some(chunk) = stream.next().await {
+                w.write(chunk?).await?;
+            }
+            let id = w.id();
+            let (size, d) = w.finish().await?;
+            let seg = Segment {
+                blob: id.0,
+                offset: 0,
+                len: size,
+            };
+            (vec![seg], hex::encode(d.md5), d.checksums.into_iter().next(), true)
+        } else if whole_simple && algorithms.is_empty() {
+            (segments, src.etag.clone(), None, false)
+        } else {
+            let mut h = Hashers::new(&algorithms);
+            while let Some(chunk) = stream.next().await {
+                h.update(&chunk?);
+            }
+            let d = h.finish();
+            (segments, hex::encode(d.md5), d.checksums.into_iter().next(), false)
+        };
+        let part = PartRecord {
+            part_number,
+            size: len,
+            etag,
+            last_modified_ms: now_ms(),
+            checksum: checksum.map(|(a, v)| StoredChecksum {
+                algorithm: a,
+                value: ksan_data::base64(&v),
+            }),
+            segments: part_segments.clone(),
+        };
+        let result = self.store_part(bucket, key, upload_id, part, new_blob).await;
+        if result.is_err() && new_blob {
+            for s in &part_segments {
+                let _ = self.data.delete(BlobId(s.blob)).await;
+            }
+        }
+        result
+    }
+
+    pub async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        completed: Vec<CompletedPart>,
+        conditions: WriteConditions,
+    ) -> S3Result<ObjectVersion> {
+        if completed.is_empty() {
+            return Err(S3Error::new(ErrorCode::MalformedXML)
+                .msg("The XML you provided was not well-formed or did not validate against our published schema"));
+        }
+        for w in completed.windows(2) {
+            if w[1].part_number <= w[0].part_number {
+                return Err(S3Error::new(ErrorCode::InvalidPartOrder));
+            }
+        }
+        let (bucket, key, upload_id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        self.write(move |txn| {
+            let bucket_record = load_bucket(txn, &bucket)?;
+            let upload = load_upload(&*txn, &bucket, &key, &upload_id)?;
+            check_write_conditions(txn, &bucket, &key, &conditions)?;
+            let stored = load_parts(&*txn, &upload_id, 0, usize::MAX)?;
+            let by_number: std::collections::HashMap<u32, &PartRecord> =
+                stored.iter().map(|p| (p.part_number, p)).collect();
+            let mut chosen: Vec<&PartRecord> = Vec::with_capacity(completed.len());
+            for (i, c) in completed.iter().enumerate() {
+                let Some(part) = by_number.get(&c.part_number) else {
+                    return Err(S3Error::new(ErrorCode::InvalidPart)
+                        .with("UploadId", upload_id.clone())
+                        .with("PartNumber", c.part_number.to_string()));
+                };
+                if c.etag.trim().trim_matches('"') != part.etag {
+                    return Err(S3Error::new(ErrorCode::InvalidPart)
+                        .with("UploadId", upload_id.clone())
+                        .with("PartNumber", c.part_number.to_string())
+                        .with("ETag", c.etag.clone()));
+                }
+                if let Some((algo, value)) = &c.checksum
+                    && part
+                        .checksum
+                        .as_ref()
+                        .is_some_and(|pc| pc.algorithm == *algo && pc.value != *value)
+                {
+                    return Err(S3Error::new(ErrorCode::InvalidPart).msg(format!(
+                        "The {} you specified for part {} did not match what we received.",
+                        algo.as_str(),
+                        c.part_number
+                    )));
+                }
+                if i + 1 < completed.len() && part.size < MIN_PART_SIZE {
+                    return Err(S3Error::new(ErrorCode::EntityTooSmall)
+                        .with("ProposedSize", part.size.to_string())
+                        .with("MinSizeAllowed", MIN_PART_SIZE.to_string())
+                        .with("PartNumber", c.part_number.to_string())
+                        .with("ETag", part.etag.clone()));
+                }
+                chosen.push(part);
+            }
+            let etags: Vec<&str> = chosen.iter().map(|p| p.etag.as_str()).collect();
+            let checksum = match (upload.checksum_algorithm, upload.checksum_type) {
+                (Some(a), Some(t)) => combined_checksum(a, t, &chosen)?,
+                _ => None,
+            };
+            let mut version = ObjectVersion {
+                key: key.clone(),
+                uid: new_uid(),
+                version_id: None,
+                delete_marker: false,
+                size: chosen.iter().map(|p| p.size).sum(),
+                etag: multipart_etag(&etags),
+                last_modified_ms: now_ms(),
+                owner: upload.owner.clone(),
+                owner_display_name: upload.owner_display_name.clone(),
+                headers: upload.headers.clone(),
+                user_meta: upload.user_meta.clone(),
+                checksum,
+                storage_class: upload.storage_class.clone(),
+                data: DataLocation::Manifest {
+                    parts: chosen.len() as u32,
+                },
+                checksum_type: upload.checksum_type.filter(|t| *t == ChecksumType::Composite),
+            };
+            // The chosen parts' segment references move to the manifest; the rest are released.
+            let mut offset = 0u64;
+            for p in &chosen {
+                for s in &p.segments {
+                    let entry = ManifestEntry {
+                        part_number: p.part_number,
+                        segment: *s,
+                    };
+                    txn.put(&keys::manifest(&version.uid, offset), &encode(&entry)?)
+                        .map_err(meta_err)?;
+                    offset += s.len;
+                }
+            }
+            let used: std::collections::HashSet<u32> = completed.iter().map(|c| c.part_number).collect();
+            for p in &stored {
+                if !used.contains(&p.part_number) {
+                    release_segments(txn, &p.segments)?;
+                }
+                txn.delete(&keys::part(&upload_id, p.part_number)).map_err(meta_err)?;
+            }
+            txn.delete(&keys::upload(&bucket, &key, &upload_id)).map_err(meta_err)?;
+            insert_version(txn, &bucket_record, &mut version)?;
+            Ok(version)
+        })
+        .await
+    }
+
+    pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<()> {
+        let (bucket, key, upload_id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        self.write(move |txn| {
+            load_bucket(txn, &bucket)?;
+            load_upload(&*txn, &bucket, &key, &upload_id)?;
+            for p in load_parts(&*txn, &upload_id, 0, usize::MAX)? {
+                release_segments(txn, &p.segments)?;
+                txn.delete(&keys::part(&upload_id, p.part_number)).map_err(meta_err)?;
+            }
+            txn.delete(&keys::upload(&bucket, &key, &upload_id)).map_err(meta_err)
+        })
+        .await
+    }
+
+    pub fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        after: u32,
+        max_parts: usize,
+    ) -> S3Result<PartsPage> {
+        let snap = self.snapshot()?;
+        let upload = load_upload(&*snap, bucket, key, upload_id)?;
+        let mut parts = load_parts(&*snap, upload_id, after, max_parts.saturating_add(1))?;
+        let truncated = parts.len() > max_parts;
+        parts.truncate(max_parts);
+        let next_part_number_marker = parts.last().map(|p| p.part_number);
+        Ok(PartsPage {
+            upload,
+            parts,
+            truncated,
+            next_part_number_marker,
+        })
+    }
+
+    pub fn list_uploads(&self, bucket: &str, q: &UploadsQuery) -> S3Result<UploadsPage> {
+        self.bucket(bucket)?;
+        let snap = self.snapshot()?;
+        let base = keys::upload_prefix(bucket);
+        let mut start = base.clone();
+        start.extend_from_slice(q.prefix.as_bytes());
+        if let Some(km) = q.key_marker.as_deref().filter(|k| !k.is_empty()) {
+            let mut from = base.clone();
+            from.extend_from_slice(km.as_bytes());
+            match q.upload_id_marker.as_deref().filter(|u| !u.is_empty()) {
+                Some(uid) => {
+                    from.push(0);
+                    from.extend_from_slice(uid.as_bytes());
+                    from.push(0);
+                }
+                None => from.push(1), // past every upload of the marker key
+            }
+            if from > start {
+                start = from;
+            }
+        }
+        let end = ksan_meta::prefix_end(&start[..base.len() + q.prefix.len()]);
+        let mut page = UploadsPage::default();
+        let delimiter = q.delimiter.as_deref().filter(|d| !d.is_empty());
+        let mut count = 0;
+        'scan: loop {
+            let rows = snap.range(&start, &end, 1000, false).map_err(meta_err)?;
+            if rows.is_empty() {
+                break;
+            }
+            let full = rows.len() == 1000;
+            let mut next_start = None;
+            for (_, v) in &rows {
+                let upload: UploadRecord = decode(v)?;
+                if count == q.max_uploads {
+                    page.truncated = true;
+                    break 'scan;
+                }
+                if let Some(d) = delimiter
+                    && let Some(pos) = upload.key[q.prefix.len()..].find(d)
+                {
+                    let cp = upload.key[..q.prefix.len() + pos + d.len()].to_owned();
+                    let mut seek = base.clone();
+                    seek.extend_from_slice(cp.as_bytes());
+                    seek.push(0xFF);
+                    next_start = Some(seek);
+                    if q.key_marker.as_deref().is_none_or(|m| cp.as_str() > m) {
+                        page.next_key_marker = Some(cp.clone());
+                        page.next_upload_id_marker = None;
+                        page.common_prefixes.push(cp);
+                        count += 1;
+                    }
+                    break;
+                }
+                page.next_key_marker = Some(upload.key.clone());
+                page.next_upload_id_marker = Some(upload.upload_id.clone());
+                page.uploads.push(upload);
+                count += 1;
+            }
+            match next_start {
+                Some(s) => start = s,
+                None if full => {
+                    let mut s = rows.last().map(|(k, _)| k.clone()).unwrap_or_default();
+                    s.push(0);
+                    start = s;
+                }
+                None => break,
+            }
+        }
+        Ok(page)
+    }
+
+    /// Stream [offset, offset + len) of a multipart object, opening each segment's blob as the
+    /// previous one is used up.
+    pub(crate) async fn read_segments(
+        &self,
+        manifest: &Arc<Vec<(u64, ManifestEntry)>>,
+        offset: u64,
+        len: u64,
+    ) -> S3Result<BodyStream> {
+        let pieces = segments_in(manifest, offset, len);
+        let data = self.data.clone();
+        let stream = futures_util::stream::iter(pieces).then(move |(s, _)| {
+            let data = data.clone();
+            async move {
+                match data.read(BlobId(s.blob), s.offset, s.len).await {
+                    Ok(stream) => stream,
+                    Err(e) => {
+                        let err: S3Error = e.into();
+                        Box::pin(futures_util::stream::once(async move { Err(err) })) as BodyStream
+                    }
+                }
+            }
+        });
+        Ok(Box::pin(stream.flatten()))
+    }
+}
+
+/// The parts of the segments that cover [offset, offset + len), with their part numbers.
+pub fn segments_in(manifest: &[(u64, ManifestEntry)], offset: u64, len: u64) -> Vec<(Segment, u32)> {
+    let end = offset + len;
+    let first = manifest
+        .partition_point(|(start, _)| *start <= offset)
+        .saturating_sub(1);
+    let mut out = Vec::new();
+    for (start, entry) in &manifest[first..] {
+        let seg = entry.segment;
+        let seg_end = start + seg.len;
+        if *start >= end {
+            break;
+        }
+        if seg_end <= offset {
+            continue;
+        }
+        let from = offset.max(*start);
+        let to = end.min(seg_end);
+        out.push((
+            Segment {
+                blob: seg.blob,
+                offset: seg.offset + (from - start),
+                len: to - from,
+            },
+            entry.part_number,
+        ));
+    }
+    out
+}
+
+/// Object byte range of part `n` of a multipart object: (offset, len).
+pub fn part_range(manifest: &[(u64, ManifestEntry)], part_number: u32) -> Option<(u64, u64)> {
+    let mut range: Option<(u64, u64)> = None;
+    for (start, e) in manifest {
+        if e.part_number == part_number {
+            range = Some(match range {
+                None => (*start, e.segment.len),
+                Some((s, l)) => (s, l + e.segment.len),
+            });
+        }
+    }
+    range
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn body(data: Vec<u8>) -> BodyStream {
+        Box::pin(futures_util::stream::once(async move { Ok(Bytes::from(data)) }))
+    }
+
+    async fn read_all(e: &Engine, h: &ObjectHandle, off: u64, len: u64) -> Vec<u8> {
+        let mut s = e.read(h, off, len).await.unwrap();
+        let mut out = Vec::new();
+        while let Some(c) = s.next().await {
+            out.extend_from_slice(&c.unwrap());
+        }
+        out
+    }
+
+    fn part_req(upload_id: &str, n: u32) -> UploadPartRequest {
+        UploadPartRequest {
+            bucket: "bkt".into(),
+            key: "obj".into(),
+            upload_id: upload_id.into(),
+            part_number: n,
+            content_length: None,
+            content_md5: None,
+            checksum: None,
+            trailers: TrailerSlot::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn upload_complete_read_and_abort() {
+        let (e, _d) = crate::testutil::engine();
+        let u = e.create_user("u", "AKU", "secretsecret", false).await.unwrap();
+        e.create_bucket(&u, "bkt", None).await.unwrap();
+        let up = e
+            .create_upload("bkt", "obj", NewObject::default(), Some(ChecksumAlgorithm::Crc32), None)
+            .await
+            .unwrap();
+        let p1: Vec<u8> = (0..MIN_PART_SIZE).map(|i| (i % 253) as u8).collect();
+        let p2 = b"tail part".to_vec();
+        // a part uploaded twice: the last one wins
+        e.upload_part(part_req(&up.upload_id, 2), body(b"first try".to_vec()))
+            .await
+            .unwrap();
+        let r2 = e
+            .upload_part(part_req(&up.upload_id, 2), body(p2.clone()))
+            .await
+            .unwrap();
+        let r1 = e
+            .upload_part(part_req(&up.upload_id, 1), body(p1.clone()))
+            .await
+            .unwrap();
+        e.upload_part(part_req(&up.upload_id, 3), body(b"unused".to_vec()))
+            .await
+            .unwrap();
+        let listed = e.list_parts("bkt", "obj", &up.upload_id, 0, 2).unwrap();
+        assert_eq!(listed.parts.len(), 2);
+        assert!(listed.truncated);
+        assert_eq!(listed.next_part_number_marker, Some(2));
+
+        let bad_order = vec![
+            CompletedPart {
+                part_number: 2,
+                etag: r2.etag.clone(),
+                checksum: None,
+            },
+            CompletedPart {
+                part_number: 1,
+                etag: r1.etag.clone(),
+                checksum: None,
+            },
+        ];
+        let err = e
+            .complete_upload("bkt", "obj", &up.upload_id, bad_order, WriteConditions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidPartOrder);
+        let too_small = vec![
+            CompletedPart {
+                part_number: 2,
+                etag: r2.etag.clone(),
+                checksum: None,
+            },
+            CompletedPart {
+                part_number: 3,
+                etag: hex::encode(Md5::digest(b"unused")),
+                checksum: None,
+            },
+        ];
+        let err = e
+            .complete_upload("bkt", "obj", &up.upload_id, too_small, WriteConditions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::EntityTooSmall);
+
+        let parts = vec![
+            CompletedPart {
+                part_number: 1,
+                etag: format!("\"{}\"", r1.etag),
+                checksum: None,
+            },
+            CompletedPart {
+                part_number: 2,
+                etag: r2.etag.clone(),
+                checksum: None,
+            },
+        ];
+        let v = e
+            .complete_upload("bkt", "obj", &up.upload_id, parts, WriteConditions::default())
+            .await
+            .unwrap();
+        assert_eq!(v.size, MIN_PART_SIZE + 9);
+        assert!(v.etag.ends_with("-2"));
+        assert!(v.checksum.as_ref().unwrap().value.ends_with("-2"));
+        // the unused part 3 and the replaced first try of part 2 are queued for GC
+        assert_eq!(e.pending_gc().unwrap(), 2);
+        assert_eq!(
+            e.get_upload("bkt", "obj", &up.upload_id).unwrap_err().code,
+            ErrorCode::NoSuchUpload
+        );
+
+        let h = e.lookup("bkt", "obj", None).unwrap();
+        let mut whole = p1.clone();
+        whole.extend_from_slice(&p2);
+        assert!(read_all(&e, &h, 0, v.size).await == whole);
+        let (off, len) = (MIN_PART_SIZE - 3, 7);
+        assert_eq!(
+            read_all(&e, &h, off, len).await,
+            &whole[off as usize..(off + len) as usize]
+        );
+        assert_eq!(part_range(h.manifest().unwrap(), 2), Some((MIN_PART_SIZE, 9)));
+
+        // deleting the object releases both parts' blobs
+        e.delete_object("bkt", "obj", None, ("", "")).await.unwrap();
+        assert_eq!(e.pending_gc().unwrap(), 4);
+
+        let up2 = e
+            .create_upload("bkt", "x", NewObject::default(), None, None)
+            .await
+            .unwrap();
+        let page = e
+            .list_uploads(
+                "bkt",
+                &UploadsQuery {
+                    max_uploads: 10,
+                    ..UploadsQuery::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(page.uploads.len(), 1);
+        e.abort_upload("bkt", "x", &up2.upload_id).await.unwrap();
+        assert_eq!(
+            e.abort_upload("bkt", "x", &up2.upload_id).await.unwrap_err().code,
+            ErrorCode::NoSuchUpload
+        );
+    }
+
+    #[test]
+    fn etags_of_multipart_objects() {
+        // two parts whose MD5s are of "a" and "b"
+        let a = hex::encode(Md5::digest(b"a"));
+        let b = hex::encode(Md5::digest(b"b"));
+        let mut cat = Vec::new();
+        cat.extend_from_slice(&Md5::digest(b"a"));
+        cat.extend_from_slice(&Md5::digest(b"b"));
+        assert_eq!(
+            multipart_etag(&[&a, &b]),
+            format!("{}-2", hex::encode(Md5::digest(&cat)))
+        );
+    }
+}
