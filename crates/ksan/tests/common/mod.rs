@@ -1,0 +1,250 @@
+//! The end-to-end harness: the real `ksan` binary on ephemeral loopback ports with a temp data
+//! directory, driven by aws-sdk-s3 (default settings) and by raw signed HTTP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+
+pub const ROOT_AK: &str = "KSANTESTROOTKEY00001";
+pub const ROOT_SK: &str = "ksan-test-root-secret-key-0000000000000001";
+pub const REGION: &str = "us-east-1";
+
+pub struct TestServer {
+    child: Option<Child>,
+    pub s3: String,
+    pub admin: String,
+    pub data: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn spawn(data: &Path) -> (Child, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ksan"))
+        .args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--gc-interval",
+            "1",
+        ])
+        .arg("--data")
+        .arg(data)
+        .env("KSAN_ROOT_ACCESS_KEY", ROOT_AK)
+        .env("KSAN_ROOT_SECRET_KEY", ROOT_SK)
+        .env("KSAN_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start ksan");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let (mut s3, mut admin) = (None, None);
+    while s3.is_none() || admin.is_none() {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("ksan did not report its addresses");
+        if let Some(a) = line.strip_prefix("ksan S3 endpoint on http://") {
+            s3 = Some(a.trim().to_owned());
+        }
+        if let Some(a) = line.strip_prefix("ksan admin on http://") {
+            admin = Some(a.trim().to_owned());
+        }
+    }
+    (child, s3.unwrap_or_default(), admin.unwrap_or_default())
+}
+
+impl TestServer {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let (child, s3, admin) = spawn(&data);
+        TestServer {
+            child: Some(child),
+            s3,
+            admin,
+            data,
+            _dir: dir,
+        }
+    }
+
+    /// SIGKILL the server: no chance to flush anything.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Start again on the same data directory (new ports).
+    pub fn restart(&mut self) {
+        self.kill9();
+        let (child, s3, admin) = spawn(&self.data);
+        self.child = Some(child);
+        self.s3 = s3;
+        self.admin = admin;
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.s3)
+    }
+
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        self.client_for(ROOT_AK, ROOT_SK)
+    }
+
+    pub fn client_for(&self, ak: &str, sk: &str) -> aws_sdk_s3::Client {
+        let creds = aws_credential_types::Credentials::new(ak, sk, None, None, "test");
+        let http = aws_smithy_http_client::Builder::new().build_http();
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new(REGION))
+            .credentials_provider(creds)
+            .endpoint_url(self.endpoint())
+            .force_path_style(true)
+            .http_client(http)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// Create a user through the CLI and the admin API.
+    pub fn create_user(&self, name: &str, ak: &str, sk: &str) {
+        let out = Command::new(env!("CARGO_BIN_EXE_ksan"))
+            .args(["user", "create", name, "--access-key", ak, "--secret-key", sk])
+            .env("KSAN_ADMIN_ENDPOINT", format!("http://{}", self.admin))
+            .env("KSAN_ROOT_ACCESS_KEY", ROOT_AK)
+            .env("KSAN_ROOT_SECRET_KEY", ROOT_SK)
+            .output()
+            .expect("run ksan user create");
+        assert!(
+            out.status.success(),
+            "user create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Send one raw HTTP/1.1 request; returns status, headers and the whole body.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: Vec<u8>,
+    ) -> (StatusCode, HeaderMap, Bytes) {
+        let stream = tokio::net::TcpStream::connect(&self.s3).await.expect("connect");
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(conn);
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path_and_query)
+            .body(Full::new(Bytes::from(body)))
+            .expect("request");
+        *req.headers_mut() = headers.clone();
+        if !req.headers().contains_key(http::header::HOST) {
+            req.headers_mut()
+                .insert(http::header::HOST, HeaderValue::from_str(&self.s3).expect("host"));
+        }
+        let resp = sender.send_request(req).await.expect("send");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        (status, headers, body)
+    }
+
+    /// A SigV4-signed raw request (payload hash = SHA-256 of the body, or `payload_hash`).
+    pub async fn signed(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        extra: &[(&str, &str)],
+        body: Vec<u8>,
+        payload_hash: Option<&str>,
+    ) -> (StatusCode, HeaderMap, Bytes) {
+        let mut h = self.sign_headers(
+            method,
+            path_and_query,
+            extra,
+            &body,
+            payload_hash,
+            time::OffsetDateTime::now_utc(),
+        );
+        h.insert("content-length", HeaderValue::from(body.len()));
+        self.raw(method, path_and_query, &h, body).await
+    }
+
+    pub fn sign_headers(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        extra: &[(&str, &str)],
+        body: &[u8],
+        payload_hash: Option<&str>,
+        now: time::OffsetDateTime,
+    ) -> HeaderMap {
+        use sha2::Digest;
+        let mut h = HeaderMap::new();
+        h.insert(http::header::HOST, HeaderValue::from_str(&self.s3).expect("host"));
+        for (n, v) in extra {
+            h.insert(
+                http::HeaderName::from_bytes(n.as_bytes()).expect("name"),
+                HeaderValue::from_str(v).expect("value"),
+            );
+        }
+        let hash = payload_hash
+            .map(str::to_owned)
+            .unwrap_or_else(|| hex::encode(sha2::Sha256::digest(body)));
+        let uri: Uri = path_and_query.parse().expect("uri");
+        let method: Method = method.parse().expect("method");
+        ksan_proto::auth::sign::sign_v4(&method, &uri, &mut h, &hash, ROOT_AK, ROOT_SK, REGION, now);
+        h
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// `<Code>X</Code>` of an error body.
+pub fn error_code(body: &[u8]) -> String {
+    let s = String::from_utf8_lossy(body);
+    s.split("<Code>")
+        .nth(1)
+        .and_then(|r| r.split("</Code>").next())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// Deterministic bytes for a test object.
+pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
