@@ -11,7 +11,25 @@ use crate::{Ctx, HandlerResult, S3Api, empty_response, read_small_body, xml_resp
 impl S3Api {
     pub(crate) fn list_buckets(&self, ctx: &Ctx) -> HandlerResult {
         let user = self.require_user(ctx)?;
-        let buckets = self.engine.list_buckets(&user.canonical_id)?;
+        let q = &ctx.route.query;
+        let prefix = q.get("prefix").unwrap_or_default();
+        let max = match q.get("max-buckets") {
+            None => usize::MAX,
+            Some(m) => match m.parse::<usize>() {
+                Ok(n) if (1..=10_000).contains(&n) => n,
+                _ => return Err(S3Error::invalid_argument("Invalid max-buckets", "max-buckets", m)),
+            },
+        };
+        // The continuation token is the last name of the previous page.
+        let after = q.get("continuation-token").filter(|t| !t.is_empty());
+        let mut buckets: Vec<_> = self
+            .engine
+            .list_buckets(&user.canonical_id)?
+            .into_iter()
+            .filter(|b| b.name.starts_with(prefix) && after.is_none_or(|a| b.name.as_str() > a))
+            .collect();
+        let truncated = buckets.len() > max;
+        buckets.truncate(max);
         let mut w = XmlWriter::new();
         w.root("ListAllMyBucketsResult");
         w.open("Owner")
@@ -23,9 +41,17 @@ impl S3Api {
             w.open("Bucket")
                 .elem("Name", &b.name)
                 .elem("CreationDate", &format_iso8601(b.created_ms))
+                .elem("BucketRegion", b.location.as_deref().unwrap_or(&self.config.region))
                 .close("Bucket");
         }
-        w.close("Buckets").close("ListAllMyBucketsResult");
+        w.close("Buckets");
+        if truncated && let Some(last) = buckets.last() {
+            w.elem("ContinuationToken", &last.name);
+        }
+        if q.has("prefix") {
+            w.elem("Prefix", prefix);
+        }
+        w.close("ListAllMyBucketsResult");
         xml_response(w.finish())
     }
 

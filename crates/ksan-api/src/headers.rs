@@ -53,7 +53,7 @@ pub fn content_headers(h: &HeaderMap) -> ContentHeaders {
                 .map(str::trim)
                 .filter(|p| *p != "aws-chunked")
                 .collect::<Vec<_>>()
-                .join(",")
+                .join(", ")
         }),
         content_disposition: s("content-disposition"),
         content_language: s("content-language"),

@@ -143,6 +143,7 @@ impl S3Api {
 
     async fn dispatch(&self, req: Request<BodyStream>, _conn: ConnInfo) -> HandlerResult {
         let (parts, body) = req.into_parts();
+        tracing::trace!(method = %parts.method, uri = %parts.uri, headers = ?parts.headers, "request");
         let header_bytes: usize = parts.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
         if header_bytes > MAX_HEADER_BYTES {
             return Err(S3Error::new(ErrorCode::RequestHeaderSectionTooLarge)
@@ -229,6 +230,11 @@ impl S3Api {
             AbortMultipartUpload => self.abort_multipart_upload(ctx).await,
             ListParts => self.list_parts(ctx),
             ListMultipartUploads => self.list_multipart_uploads(ctx),
+            Unsupported if ctx.route.key.is_some() && ctx.route.query.has("torrent") => {
+                // Torrents are not served: as S3 does for objects it cannot seed.
+                self.authorized_bucket(ctx)?;
+                Err(S3Error::new(ErrorCode::NoSuchKey).key(ctx.key()))
+            }
             other => {
                 // Routed but not built yet: the bucket must still exist and be the caller's,
                 // so that a client learns "not implemented" only where it could have acted.

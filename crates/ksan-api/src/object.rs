@@ -125,28 +125,30 @@ impl S3Api {
                 .is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"))
                 && let Some(c) = &v.checksum
             {
+                let kind = v.checksum_type.map_or("FULL_OBJECT", |t| t.as_str());
                 b = b
                     .header(c.algorithm.header_name(), c.value.as_str())
-                    .header("x-amz-checksum-type", "FULL_OBJECT");
+                    .header("x-amz-checksum-type", kind);
             }
         }
         if q.has("partNumber") {
             b = b.header("x-amz-mp-parts-count", parts_count);
         }
-        for (param, header) in &RESPONSE_OVERRIDES {
-            if let Some(value) = q.get(param) {
-                b = b.header(header, value);
-            }
-        }
-        if head {
-            return b.body(ResponseBody::empty()).map_err(S3Error::internal);
-        }
-        let body = if len == 0 {
+        let body = if head || len == 0 {
             ResponseBody::empty()
         } else {
             ResponseBody::stream(self.engine.read(&handle, offset, len).await?, Some(len))
         };
-        b.body(body).map_err(S3Error::internal)
+        let mut resp = b.body(body).map_err(S3Error::internal)?;
+        // response-* parameters replace the stored headers.
+        for (param, header) in &RESPONSE_OVERRIDES {
+            if let Some(value) = q.get(param)
+                && let Ok(v) = http::HeaderValue::from_str(value)
+            {
+                resp.headers_mut().insert(header, v);
+            }
+        }
+        Ok(resp)
     }
 
     pub(crate) async fn delete_object(&self, ctx: &Ctx) -> HandlerResult {

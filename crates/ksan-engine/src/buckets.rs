@@ -62,20 +62,24 @@ impl Engine {
         let bytes = encode(&record)?;
         let key = keys::bucket(name);
         let (name, owner_id) = (name.to_owned(), owner.canonical_id.clone());
+        // In us-east-1 S3 answers a repeated CreateBucket by the owner with 200 and leaves the
+        // bucket as it is; every other region answers BucketAlreadyOwnedByYou.
+        let legacy_region = self.config.region == "us-east-1";
         self.write(move |txn| {
             if let Some(existing) = txn.get(&key).map_err(meta_err)? {
                 let existing: BucketRecord = decode(&existing)?;
-                let code = if existing.owner == owner_id {
-                    ErrorCode::BucketAlreadyOwnedByYou
-                } else {
-                    ErrorCode::BucketAlreadyExists
-                };
-                return Err(S3Error::new(code).bucket(name));
+                if existing.owner != owner_id {
+                    return Err(S3Error::new(ErrorCode::BucketAlreadyExists).bucket(name));
+                }
+                if legacy_region {
+                    return Ok(existing);
+                }
+                return Err(S3Error::new(ErrorCode::BucketAlreadyOwnedByYou).bucket(name));
             }
-            txn.put(&key, &bytes).map_err(meta_err)
+            txn.put(&key, &bytes).map_err(meta_err)?;
+            Ok(record)
         })
-        .await?;
-        Ok(record)
+        .await
     }
 
     /// Delete an empty bucket and its configurations.

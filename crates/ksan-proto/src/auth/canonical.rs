@@ -78,10 +78,11 @@ pub fn canonical_query(raw: &str, exclude: Option<&str>) -> String {
 pub fn canonical_headers(headers: &HeaderMap, signed: &[&str]) -> Option<String> {
     let mut out = String::new();
     for name in signed {
+        // Values are signed as the client sent them, UTF-8 included (x-amz-meta-* may be).
         let values: Vec<&str> = headers
             .get_all(*name)
             .iter()
-            .map(|v| v.to_str().ok())
+            .map(|v| std::str::from_utf8(v.as_bytes()).ok())
             .collect::<Option<_>>()?;
         if values.is_empty() {
             return None;

@@ -193,10 +193,40 @@ pub(crate) fn parse_amz_date(s: &str) -> Option<OffsetDateTime> {
         .map(|p| p.assume_utc())
 }
 
-/// An HTTP date (RFC 1123, RFC 850 or asctime).
+/// An HTTP date (RFC 1123, RFC 850 or asctime). Like S3, the weekday is not checked
+/// against the date, and years up to 9999 parse (so far-off dates are "skewed", not invalid).
 pub(crate) fn parse_http_date(s: &str) -> Option<OffsetDateTime> {
-    let t = httpdate::parse_http_date(s.trim()).ok()?;
-    OffsetDateTime::from(t).into()
+    if let Ok(t) = httpdate::parse_http_date(s.trim()) {
+        return Some(OffsetDateTime::from(t));
+    }
+    // "Www, DD Mon YYYY HH:MM:SS GMT"
+    let mut parts = s.split_whitespace();
+    let _weekday = parts.next()?;
+    let day: u8 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => time::Month::January,
+        "Feb" => time::Month::February,
+        "Mar" => time::Month::March,
+        "Apr" => time::Month::April,
+        "May" => time::Month::May,
+        "Jun" => time::Month::June,
+        "Jul" => time::Month::July,
+        "Aug" => time::Month::August,
+        "Sep" => time::Month::September,
+        "Oct" => time::Month::October,
+        "Nov" => time::Month::November,
+        "Dec" => time::Month::December,
+        _ => return None,
+    };
+    let year: i32 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|p| p.parse::<u8>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if !matches!(parts.next()?, "GMT" | "UTC" | "-0000" | "+0000") {
+        return None;
+    }
+    let date = time::Date::from_calendar_date(year, month, day).ok()?;
+    let t = time::Time::from_hms(h, m, sec).ok()?;
+    Some(time::PrimitiveDateTime::new(date, t).assume_utc())
 }
 
 pub(crate) fn format_amz_date(t: OffsetDateTime) -> String {
@@ -206,3 +236,23 @@ pub(crate) fn format_amz_date(t: OffsetDateTime) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod date_tests {
+    use super::*;
+
+    #[test]
+    fn lenient_http_dates() {
+        // 2010-07-07 was a Wednesday: the weekday is ignored
+        assert_eq!(
+            parse_http_date("Tue, 07 Jul 2010 21:53:04 GMT")
+                .unwrap()
+                .unix_timestamp(),
+            1278539584
+        );
+        assert_eq!(parse_http_date("Tue, 07 Jul 9999 21:53:04 GMT").unwrap().year(), 9999);
+        assert!(parse_http_date("Tue, 24 Nov 2026 00:33:47 -0000").is_some());
+        assert!(parse_http_date("Bad Date").is_none());
+        assert!(parse_http_date("").is_none());
+    }
+}

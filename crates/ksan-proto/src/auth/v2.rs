@@ -118,6 +118,31 @@ pub fn string_to_sign(
     s
 }
 
+/// Check a SigV2 signature. Clients sign a bucket's resource as `/bucket` or `/bucket/`
+/// (botocore does the latter), so a bare bucket path is tried both ways.
+fn verify(
+    req: &AuthRequest,
+    query: &str,
+    date: &str,
+    secret: &str,
+    signature: &str,
+    access_key: &str,
+) -> Result<(), S3Error> {
+    let path = req.uri.path();
+    let bucket_only = req.v2_resource_prefix.is_none() && path.len() > 1 && !path[1..].contains('/');
+    let with_slash = format!("{path}/");
+    let candidates: &[&str] = if bucket_only { &[path, &with_slash] } else { &[path] };
+    let mut last = String::new();
+    for p in candidates {
+        let sts = string_to_sign(req.method.as_str(), p, query, req.headers, date, req.v2_resource_prefix);
+        if constant_time_eq(&hmac_sha1_b64(secret, &sts), signature) {
+            return Ok(());
+        }
+        last = sts;
+    }
+    Err(signature_mismatch(&last, access_key))
+}
+
 pub fn header(req: &AuthRequest, authorization: &str, secrets: &dyn SecretLookup) -> Result<Authenticated, S3Error> {
     let invalid = || {
         S3Error::new(ErrorCode::InvalidArgument)
@@ -146,17 +171,14 @@ pub fn header(req: &AuthRequest, authorization: &str, secrets: &dyn SecretLookup
     let secret = secrets
         .secret(access_key)
         .ok_or_else(|| S3Error::new(ErrorCode::InvalidAccessKeyId).with("AWSAccessKeyId", access_key.to_owned()))?;
-    let sts = string_to_sign(
-        req.method.as_str(),
-        req.uri.path(),
+    verify(
+        req,
         req.uri.query().unwrap_or(""),
-        req.headers,
         &date_line,
-        req.v2_resource_prefix,
-    );
-    if !constant_time_eq(&hmac_sha1_b64(&secret, &sts), signature) {
-        return Err(signature_mismatch(&sts, access_key));
-    }
+        &secret,
+        signature,
+        access_key,
+    )?;
     check_skew(t, req.now)?;
     Ok(Authenticated {
         access_key: Some(access_key.to_owned()),
@@ -194,17 +216,7 @@ pub fn presigned(req: &AuthRequest, secrets: &dyn SecretLookup) -> Result<Authen
     let secret = secrets
         .secret(&access_key)
         .ok_or_else(|| S3Error::new(ErrorCode::InvalidAccessKeyId).with("AWSAccessKeyId", access_key.clone()))?;
-    let sts = string_to_sign(
-        req.method.as_str(),
-        req.uri.path(),
-        raw,
-        req.headers,
-        &expires,
-        req.v2_resource_prefix,
-    );
-    if !constant_time_eq(&hmac_sha1_b64(&secret, &sts), &signature) {
-        return Err(signature_mismatch(&sts, &access_key));
-    }
+    verify(req, raw, &expires, &secret, &signature, &access_key)?;
     Ok(Authenticated {
         access_key: Some(access_key),
         kind: SignatureKind::V2Query,
