@@ -38,8 +38,9 @@ impl S3Api {
             None | Some("Disabled") => {}
             Some("Enabled") => {
                 // Without an x-amz-mfa device this cannot be turned on, as in S3.
-                return Err(S3Error::new(ErrorCode::InvalidRequest)
-                    .msg("DevPay and Mfa are mutually exclusive authorization methods."));
+                return Err(
+                    S3Error::new(ErrorCode::AccessDenied).msg("Mfa Authentication must be used for this request")
+                );
             }
             Some(_) => return Err(S3Error::new(ErrorCode::MalformedXML)),
         }
