@@ -113,7 +113,9 @@ impl S3Api {
         let mut w = XmlWriter::new();
         w.root("ListBucketResult")
             .elem("Name", &bucket.name)
-            .elem("Prefix", &enc.enc(&query.prefix))
+            // botocore decodes every encoded field of a v1 listing but its Prefix: S3 sends
+            // that one as given.
+            .elem("Prefix", &query.prefix)
             .elem("Marker", &enc.enc(q.get("marker").unwrap_or_default()))
             .elem_display("MaxKeys", query.max_keys);
         if let Some(d) = &query.delimiter {

@@ -101,10 +101,10 @@ impl S3Api {
                     )
                 })?;
                 match handle.manifest() {
-                    Some(m) => Some(part_range(m, n).ok_or_else(|| S3Error::new(ErrorCode::InvalidPartNumber))?),
+                    Some(m) => Some(part_range(m, n).ok_or_else(|| S3Error::new(ErrorCode::InvalidPart))?),
                     // A simple upload is its own single part.
                     None if n == 1 => None,
-                    None => return Err(S3Error::new(ErrorCode::InvalidPartNumber)),
+                    None => return Err(S3Error::new(ErrorCode::InvalidPart)),
                 }
             }
             None => headers::parse_range(ctx.header("range"), v.size)?,

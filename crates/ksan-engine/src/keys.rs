@@ -66,6 +66,19 @@ pub fn upload_prefix(bucket: &str) -> Vec<u8> {
     cat(&[b"U|", bucket.as_bytes(), b"|"])
 }
 
+/// `X|bucket|key\0upload-id` -> the version a completed upload created (a repeated
+/// CompleteMultipartUpload answers with it, as S3 does)
+pub fn completed_upload(bucket: &str, key: &str, upload_id: &str) -> Vec<u8> {
+    cat(&[
+        b"X|",
+        bucket.as_bytes(),
+        b"|",
+        key.as_bytes(),
+        b"\0",
+        upload_id.as_bytes(),
+    ])
+}
+
 /// `P|upload-id|part number` -> PartRecord
 pub fn part(upload_id: &str, part_number: u32) -> Vec<u8> {
     cat(&[&part_prefix(upload_id), &part_number.to_be_bytes()])

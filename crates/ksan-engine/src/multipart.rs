@@ -381,14 +381,31 @@ impl Engine {
                 .msg("The XML you provided was not well-formed or did not validate against our published schema"));
         }
         for w in completed.windows(2) {
-            if w[1].part_number <= w[0].part_number {
+            if w[1].part_number < w[0].part_number {
                 return Err(S3Error::new(ErrorCode::InvalidPartOrder));
             }
         }
+        // A part named twice (re-sent while the first send was in flight): the last one counts.
+        let mut completed = completed;
+        completed.reverse();
+        completed.dedup_by_key(|c| c.part_number);
+        completed.reverse();
         let (bucket, key, upload_id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
         self.write(move |txn| {
             let bucket_record = load_bucket(txn, &bucket)?;
-            let upload = load_upload(&*txn, &bucket, &key, &upload_id)?;
+            let upload = match load_upload(&*txn, &bucket, &key, &upload_id) {
+                Ok(u) => u,
+                Err(e) => {
+                    // Completed already: answer as the first completion did.
+                    return match txn
+                        .get(&keys::completed_upload(&bucket, &key, &upload_id))
+                        .map_err(meta_err)?
+                    {
+                        Some(done) => decode(&done),
+                        None => Err(e),
+                    };
+                }
+            };
             check_write_conditions(txn, &bucket, &key, &conditions)?;
             let stored = load_parts(&*txn, &upload_id, 0, usize::MAX)?;
             let by_number: std::collections::HashMap<u32, &PartRecord> =
@@ -473,6 +490,8 @@ impl Engine {
             }
             txn.delete(&keys::upload(&bucket, &key, &upload_id)).map_err(meta_err)?;
             insert_version(txn, &bucket_record, &mut version)?;
+            txn.put(&keys::completed_upload(&bucket, &key, &upload_id), &encode(&version)?)
+                .map_err(meta_err)?;
             Ok(version)
         })
         .await

@@ -279,12 +279,13 @@ impl Engine {
                     }
                     // A current delete marker is announced on the 404.
                     let mut err = no_such_key(bucket, key);
-                    if let Some(newest) = newest_version(&*snap, bucket, key)?
-                        && newest.delete_marker
-                    {
-                        err = err
-                            .header("x-amz-delete-marker", "true")
-                            .header("x-amz-version-id", newest.version_id_str().to_owned());
+                    match newest_version(&*snap, bucket, key)? {
+                        Some(newest) if newest.delete_marker => {
+                            err = err
+                                .header("x-amz-delete-marker", "true")
+                                .header("x-amz-version-id", newest.version_id_str().to_owned());
+                        }
+                        _ => err = err.header("x-amz-delete-marker", "false"),
                     }
                     return Err(err);
                 }

@@ -185,7 +185,7 @@ fn presigned_v4() {
         .unwrap();
     assert_eq!(
         auth(&Method::GET, &too_long, &h, now).unwrap_err().code,
-        ErrorCode::AuthorizationQueryParametersError
+        ErrorCode::AccessDenied
     );
 }
 

@@ -123,7 +123,7 @@ pub fn string_to_sign(
 fn verify(
     req: &AuthRequest,
     query: &str,
-    date: &str,
+    dates: &[&str],
     secret: &str,
     signature: &str,
     access_key: &str,
@@ -133,12 +133,14 @@ fn verify(
     let with_slash = format!("{path}/");
     let candidates: &[&str] = if bucket_only { &[path, &with_slash] } else { &[path] };
     let mut last = String::new();
-    for p in candidates {
-        let sts = string_to_sign(req.method.as_str(), p, query, req.headers, date, req.v2_resource_prefix);
-        if constant_time_eq(&hmac_sha1_b64(secret, &sts), signature) {
-            return Ok(());
+    for date in dates {
+        for p in candidates {
+            let sts = string_to_sign(req.method.as_str(), p, query, req.headers, date, req.v2_resource_prefix);
+            if constant_time_eq(&hmac_sha1_b64(secret, &sts), signature) {
+                return Ok(());
+            }
+            last = sts;
         }
-        last = sts;
     }
     Err(signature_mismatch(&last, access_key))
 }
@@ -154,13 +156,12 @@ pub fn header(req: &AuthRequest, authorization: &str, secrets: &dyn SecretLookup
     if access_key.is_empty() || signature.is_empty() {
         return Err(invalid());
     }
-    // x-amz-date replaces Date; the Date line of the string to sign is then empty.
-    let (t, date_line) = match header_str(req.headers, "x-amz-date") {
-        Some(d) => (parse_http_date(d), String::new()),
-        None => {
-            let d = header_str(req.headers, "date").unwrap_or("");
-            (parse_http_date(d), d.to_owned())
-        }
+    // x-amz-date replaces Date for the time check; the Date line of the string to sign is
+    // then empty per the spec, but botocore signs the Date header there anyway: accept both.
+    let date_header = header_str(req.headers, "date").unwrap_or("");
+    let (t, date_lines) = match header_str(req.headers, "x-amz-date") {
+        Some(d) => (parse_http_date(d), vec!["", date_header]),
+        None => (parse_http_date(date_header), vec![date_header]),
     };
     let t = t.ok_or_else(|| access_denied("AWS authentication requires a valid Date or x-amz-date header"))?;
     if t.year() < 1970 {
@@ -174,7 +175,7 @@ pub fn header(req: &AuthRequest, authorization: &str, secrets: &dyn SecretLookup
     verify(
         req,
         req.uri.query().unwrap_or(""),
-        &date_line,
+        &date_lines,
         &secret,
         signature,
         access_key,
@@ -216,7 +217,7 @@ pub fn presigned(req: &AuthRequest, secrets: &dyn SecretLookup) -> Result<Authen
     let secret = secrets
         .secret(&access_key)
         .ok_or_else(|| S3Error::new(ErrorCode::InvalidAccessKeyId).with("AWSAccessKeyId", access_key.clone()))?;
-    verify(req, raw, &expires, &secret, &signature, &access_key)?;
+    verify(req, raw, &[expires.as_str()], &secret, &signature, &access_key)?;
     Ok(Authenticated {
         access_key: Some(access_key),
         kind: SignatureKind::V2Query,

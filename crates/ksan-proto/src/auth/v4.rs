@@ -250,11 +250,12 @@ pub fn presigned(
     let expires: i64 = expires
         .parse()
         .map_err(|_| query_error("X-Amz-Expires should be a number"))?;
+    // S3 answers an expiry out of range with 403, as it does an expired URL.
     if expires < 0 {
-        return Err(query_error("X-Amz-Expires must be non-negative"));
+        return Err(access_denied("X-Amz-Expires must be non-negative"));
     }
     if expires > MAX_PRESIGN_EXPIRES {
-        return Err(query_error(
+        return Err(access_denied(
             "X-Amz-Expires must be less than a week (in seconds) that is 604800",
         ));
     }
