@@ -255,3 +255,25 @@ async fn streaming_chunk_signatures_are_all_verified() {
     let (status, _, _) = server.signed("GET", "/bkt/streamed", &[], Vec::new(), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn virtual_host_addressing() {
+    let server = TestServer::start_with(&["--domain", "s3.test"]);
+    bucket(&server, "vhost").await;
+    let port = server.s3.rsplit(':').next().unwrap().to_owned();
+    let host = format!("vhost.s3.test:{port}");
+    let now = time::OffsetDateTime::now_utc();
+    // a client that addresses the bucket by Host
+    let mut h = server.sign_headers("PUT", "/dir/key", &[("host", host.as_str())], b"via host", None, now);
+    h.insert("content-length", HeaderValue::from(8));
+    let (status, _, text) = server.raw("PUT", "/dir/key", &h, b"via host".to_vec()).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&text));
+    // the same object, path-style
+    let (status, _, body) = server.signed("GET", "/vhost/dir/key", &[], Vec::new(), None).await;
+    assert_eq!((status, &body[..]), (StatusCode::OK, &b"via host"[..]));
+    // listing by Host
+    let h = server.sign_headers("GET", "/?list-type=2", &[("host", host.as_str())], b"", None, now);
+    let (status, _, body) = server.raw("GET", "/?list-type=2", &h, Vec::new()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&body).contains("<Key>dir/key</Key>"));
+}

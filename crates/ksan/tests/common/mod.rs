@@ -19,13 +19,14 @@ pub const REGION: &str = "us-east-1";
 
 pub struct TestServer {
     child: Option<Child>,
+    extra: Vec<String>,
     pub s3: String,
     pub admin: String,
     pub data: PathBuf,
     _dir: tempfile::TempDir,
 }
 
-fn spawn(data: &Path) -> (Child, String, String) {
+fn spawn(data: &Path, extra: &[String]) -> (Child, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ksan"))
         .args([
             "server",
@@ -36,6 +37,7 @@ fn spawn(data: &Path) -> (Child, String, String) {
             "--gc-interval",
             "1",
         ])
+        .args(extra)
         .arg("--data")
         .arg(data)
         .env("KSAN_ROOT_ACCESS_KEY", ROOT_AK)
@@ -69,11 +71,18 @@ fn spawn(data: &Path) -> (Child, String, String) {
 
 impl TestServer {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Start with extra `ksan server` flags.
+    pub fn start_with(extra: &[&str]) -> Self {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
-        let (child, s3, admin) = spawn(&data);
+        let (child, s3, admin) = spawn(&data, &extra);
         TestServer {
             child: Some(child),
+            extra,
             s3,
             admin,
             data,
@@ -92,7 +101,7 @@ impl TestServer {
     /// Start again on the same data directory (new ports).
     pub fn restart(&mut self) {
         self.kill9();
-        let (child, s3, admin) = spawn(&self.data);
+        let (child, s3, admin) = spawn(&self.data, &self.extra);
         self.child = Some(child);
         self.s3 = s3;
         self.admin = admin;
