@@ -29,7 +29,30 @@ pub fn check_key(key: &str) -> S3Result<()> {
     if key.contains('\0') {
         return Err(S3Error::invalid_argument("Object keys may not contain NUL", "key", ""));
     }
+    // S3 cannot parse URIs carrying C1 control characters.
+    if key.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)) {
+        return Err(S3Error::new(ErrorCode::InvalidURI));
+    }
     Ok(())
+}
+
+/// The canned ACLs S3 knows; any other `x-amz-acl` value is InvalidArgument.
+const CANNED_ACLS: [&str; 8] = [
+    "private",
+    "public-read",
+    "public-read-write",
+    "authenticated-read",
+    "aws-exec-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+    "log-delivery-write",
+];
+
+pub fn check_canned_acl(h: &HeaderMap) -> S3Result<()> {
+    match get(h, "x-amz-acl") {
+        Some(acl) if !CANNED_ACLS.contains(&acl) => Err(S3Error::invalid_argument("", "x-amz-acl", acl)),
+        _ => Ok(()),
+    }
 }
 
 pub fn header_u64(h: &HeaderMap, name: &str) -> S3Result<Option<u64>> {
@@ -338,5 +361,7 @@ mod tests {
             check_key(&"a".repeat(1025)).unwrap_err().code,
             ErrorCode::KeyTooLongError
         );
+        assert_eq!(check_key("\u{ae}\u{8a}-").unwrap_err().code, ErrorCode::InvalidURI);
+        assert!(check_key("caf\u{e9}/\u{1F600}").is_ok());
     }
 }

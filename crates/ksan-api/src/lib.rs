@@ -194,6 +194,7 @@ impl S3Api {
         if let Some(key) = &route.key {
             headers::check_key(key)?;
         }
+        headers::check_canned_acl(&parts.headers)?;
         let ctx = Ctx {
             route,
             headers: parts.headers,

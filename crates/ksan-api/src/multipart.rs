@@ -169,8 +169,10 @@ impl S3Api {
         let bucket = self.authorized_bucket(ctx)?;
         let upload_id = upload_id(ctx)?.to_owned();
         let body = read_small_body(ctx, 4 * 1024 * 1024).await?;
-        // The upload must exist; an empty or broken document is MalformedXML after that.
-        self.engine.get_upload(&bucket.name, ctx.key(), &upload_id)?;
+        // The upload must exist (or have been completed already); an empty or broken document
+        // is MalformedXML after that.
+        self.engine
+            .check_upload_or_completed(&bucket.name, ctx.key(), &upload_id)?;
         let doc = xml::parse(&body)?;
         if doc.name != "CompleteMultipartUpload" {
             return Err(S3Error::new(ErrorCode::MalformedXML));

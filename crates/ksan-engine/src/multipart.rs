@@ -215,6 +215,21 @@ impl Engine {
         Ok(upload)
     }
 
+    /// Ok if the upload is in progress or was completed (a repeated completion succeeds).
+    pub fn check_upload_or_completed(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<()> {
+        let snap = self.snapshot()?;
+        match load_upload(&*snap, bucket, key, upload_id) {
+            Ok(_) => Ok(()),
+            Err(e) => match snap
+                .get(&keys::completed_upload(bucket, key, upload_id))
+                .map_err(meta_err)?
+            {
+                Some(_) => Ok(()),
+                None => Err(e),
+            },
+        }
+    }
+
     pub fn get_upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<UploadRecord> {
         load_upload(&*self.snapshot()?, bucket, key, upload_id)
     }
@@ -832,6 +847,62 @@ mod tests {
             e.abort_upload("bkt", "x", &up2.upload_id).await.unwrap_err().code,
             ErrorCode::NoSuchUpload
         );
+    }
+
+    #[tokio::test]
+    async fn repeated_completion_answers_the_same_object() {
+        let (e, _d) = crate::testutil::engine();
+        let u = e.create_user("u", "AKU", "secretsecret", false).await.unwrap();
+        e.create_bucket(&u, "bkt", None).await.unwrap();
+        let up = e
+            .create_upload("bkt", "obj", NewObject::default(), None, None)
+            .await
+            .unwrap();
+        let p = e
+            .upload_part(part_req(&up.upload_id, 1), body(b"only part".to_vec()))
+            .await
+            .unwrap();
+        let parts = || {
+            vec![CompletedPart {
+                part_number: 1,
+                etag: p.etag.clone(),
+                checksum: None,
+            }]
+        };
+        let first = e
+            .complete_upload("bkt", "obj", &up.upload_id, parts(), WriteConditions::default())
+            .await
+            .unwrap();
+        e.check_upload_or_completed("bkt", "obj", &up.upload_id).unwrap();
+        let again = e
+            .complete_upload("bkt", "obj", &up.upload_id, parts(), WriteConditions::default())
+            .await
+            .unwrap();
+        assert_eq!((again.etag, again.uid), (first.etag, first.uid));
+        // a part named twice: the last mention counts
+        let up = e
+            .create_upload("bkt", "obj", NewObject::default(), None, None)
+            .await
+            .unwrap();
+        let p = e
+            .upload_part(part_req(&up.upload_id, 1), body(b"x".to_vec()))
+            .await
+            .unwrap();
+        let dup = vec![
+            CompletedPart {
+                part_number: 1,
+                etag: "stale".into(),
+                checksum: None,
+            },
+            CompletedPart {
+                part_number: 1,
+                etag: p.etag.clone(),
+                checksum: None,
+            },
+        ];
+        e.complete_upload("bkt", "obj", &up.upload_id, dup, WriteConditions::default())
+            .await
+            .unwrap();
     }
 
     #[test]

@@ -24,14 +24,9 @@ async fn buckets() {
     let s3 = server.client();
     s3.create_bucket().bucket("alpha").send().await.unwrap();
     s3.create_bucket().bucket("beta").send().await.unwrap();
-    let e = s3
-        .create_bucket()
-        .bucket("alpha")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
-    assert_eq!(code(&e), "BucketAlreadyOwnedByYou");
+    // us-east-1 keeps S3's legacy answer: re-creating your own bucket is a 200 that changes
+    // nothing (other regions answer BucketAlreadyOwnedByYou, see the test below)
+    s3.create_bucket().bucket("alpha").send().await.unwrap();
     for bad in ["ab", "UPPER", "-x-y", "a..b", "192.168.1.1"] {
         let e = s3.create_bucket().bucket(bad).send().await.unwrap_err();
         assert_eq!(code(&e.into_service_error()), "InvalidBucketName", "{bad}");
@@ -414,6 +409,91 @@ async fn listing_pages_prefixes_and_encoding() {
         v1.contents().iter().filter_map(|o| o.key()).collect::<Vec<_>>(),
         ["top/y/z", "ünï/cødé"]
     );
+
+    // v1 pages by marker: NextMarker when given, else the last key
+    let mut marker: Option<String> = None;
+    let mut v1_seen = Vec::new();
+    for _ in 0..10 {
+        let page = s3
+            .list_objects()
+            .bucket("bkt")
+            .prefix("many/")
+            .max_keys(1000)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .unwrap();
+        v1_seen.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        if page.is_truncated() != Some(true) {
+            marker = None;
+            break;
+        }
+        marker = page
+            .next_marker()
+            .map(str::to_owned)
+            .or_else(|| v1_seen.last().cloned());
+    }
+    assert!(marker.is_none(), "v1 listing did not end");
+    assert_eq!(v1_seen, seen);
+
+    // with a delimiter, common prefixes count toward max-keys and pages roll past them
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket("bkt")
+        .delimiter("/")
+        .max_keys(1)
+        .into_paginator()
+        .send();
+    let mut entries = Vec::new();
+    let mut n = 0;
+    while let Some(page) = pages.next().await {
+        let page = page.unwrap();
+        n += 1;
+        assert!(n <= 10, "too many pages");
+        assert!(page.key_count().unwrap_or(0) <= 1);
+        entries.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        entries.extend(
+            page.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_owned)),
+        );
+    }
+    assert_eq!(entries, ["a b", "many/", "top/", "ünï/"]);
+
+    // encoding-type=url: keys and prefixes come back percent-encoded, and decode to the originals
+    let enc = s3
+        .list_objects_v2()
+        .bucket("bkt")
+        .delimiter("/")
+        .encoding_type(aws_sdk_s3::types::EncodingType::Url)
+        .send()
+        .await
+        .unwrap();
+    let raw_keys: Vec<&str> = enc.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(raw_keys.len(), 1);
+    assert!(!raw_keys[0].contains(' '), "space not encoded: {raw_keys:?}");
+    assert_eq!(common::url_decode(raw_keys[0]), "a b");
+    let raw_prefixes: Vec<&str> = enc.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
+    assert!(raw_prefixes.iter().all(|p| p.is_ascii()), "{raw_prefixes:?}");
+    assert_eq!(
+        raw_prefixes.iter().map(|p| common::url_decode(p)).collect::<Vec<_>>(),
+        ["many/", "top/", "ünï/"]
+    );
+    let enc = s3
+        .list_objects()
+        .bucket("bkt")
+        .prefix("ünï/")
+        .encoding_type(aws_sdk_s3::types::EncodingType::Url)
+        .send()
+        .await
+        .unwrap();
+    let raw_keys: Vec<&str> = enc.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(raw_keys.len(), 1);
+    assert!(raw_keys[0].is_ascii(), "{raw_keys:?}");
+    assert_eq!(common::url_decode(raw_keys[0]), "ünï/cødé");
+    // the encoded keys read back the object
+    s3.head_object().bucket("bkt").key("ünï/cødé").send().await.unwrap();
+    s3.head_object().bucket("bkt").key("a b").send().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -551,4 +631,453 @@ async fn multipart_and_versioning() {
         .unwrap();
     let now = s3.get_object().bucket("bkt").key("v").send().await.unwrap();
     assert_eq!(body_of(now).await, b"two");
+}
+
+/// 200 for Ok, else the HTTP status of the failed response (0 when there was none).
+fn status<T, E>(r: &Result<T, aws_sdk_s3::error::SdkError<E>>) -> u16 {
+    match r {
+        Ok(_) => 200,
+        Err(e) => e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_already_owned_by_you_outside_us_east_1() {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    let server = TestServer::start_with(&["--region", "eu-west-1"]);
+    let s3 = server.client();
+    let cfg = CreateBucketConfiguration::builder()
+        .location_constraint(BucketLocationConstraint::EuWest1)
+        .build();
+    s3.create_bucket()
+        .bucket("gamma")
+        .create_bucket_configuration(cfg.clone())
+        .send()
+        .await
+        .unwrap();
+    let e = s3
+        .create_bucket()
+        .bucket("gamma")
+        .create_bucket_configuration(cfg)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(409));
+    assert_eq!(code(&e.into_service_error()), "BucketAlreadyOwnedByYou");
+    let loc = s3.get_bucket_location().bucket("gamma").send().await.unwrap();
+    assert_eq!(loc.location_constraint().map(|l| l.as_str()), Some("eu-west-1"));
+    // a constraint naming another region is refused by this region's endpoint
+    let other = CreateBucketConfiguration::builder()
+        .location_constraint(BucketLocationConstraint::UsWest2)
+        .build();
+    let e = s3
+        .create_bucket()
+        .bucket("delta")
+        .create_bucket_configuration(other)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "IllegalLocationConstraintException");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ownership_and_access_between_users() {
+    let server = TestServer::start();
+    let s3 = server.client();
+    s3.create_bucket().bucket("roots").send().await.unwrap();
+    s3.put_object()
+        .bucket("roots")
+        .key("secret")
+        .body(ByteStream::from_static(b"root data"))
+        .send()
+        .await
+        .unwrap();
+    server.create_user(
+        "carol",
+        "CAROLACCESSKEY000001",
+        "carol-secret-key-000000000000000000001",
+    );
+    let carol = server.client_for("CAROLACCESSKEY000001", "carol-secret-key-000000000000000000001");
+    carol.create_bucket().bucket("carols").send().await.unwrap();
+
+    // ListBuckets: each caller sees itself as the owner, and only its own buckets
+    let root_list = s3.list_buckets().send().await.unwrap();
+    let carol_list = carol.list_buckets().send().await.unwrap();
+    let root_id = root_list.owner().and_then(|o| o.id()).unwrap().to_owned();
+    let carol_id = carol_list.owner().and_then(|o| o.id()).unwrap().to_owned();
+    assert_ne!(root_id, carol_id);
+    assert_eq!(
+        root_list.buckets().iter().filter_map(|b| b.name()).collect::<Vec<_>>(),
+        ["roots"]
+    );
+    assert_eq!(
+        carol_list.buckets().iter().filter_map(|b| b.name()).collect::<Vec<_>>(),
+        ["carols"]
+    );
+    // the object owner in a listing is the same canonical id
+    let listed = s3
+        .list_objects_v2()
+        .bucket("roots")
+        .fetch_owner(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.contents()[0].owner().and_then(|o| o.id()),
+        Some(root_id.as_str())
+    );
+
+    // carol can do nothing with root's bucket or its objects
+    let e = carol
+        .get_object()
+        .bucket("roots")
+        .key("secret")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "AccessDenied");
+    let e = carol
+        .put_object()
+        .bucket("roots")
+        .key("intruder")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "AccessDenied");
+    let r = carol.head_object().bucket("roots").key("secret").send().await;
+    assert_eq!(status(&r), 403);
+    let r = carol.head_bucket().bucket("roots").send().await;
+    assert_eq!(status(&r), 403);
+    let e = carol
+        .delete_object()
+        .bucket("roots")
+        .key("secret")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "AccessDenied");
+    let e = carol.list_objects().bucket("roots").send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "AccessDenied");
+    let e = carol.delete_bucket().bucket("roots").send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "AccessDenied");
+    // copying root's object into her own bucket needs read access to the source
+    let e = carol
+        .copy_object()
+        .bucket("carols")
+        .key("stolen")
+        .copy_source("roots/secret")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "AccessDenied");
+    // nothing changed
+    let got = s3.get_object().bucket("roots").key("secret").send().await.unwrap();
+    assert_eq!(body_of(got).await, b"root data");
+    let r = s3.head_object().bucket("roots").key("intruder").send().await;
+    assert_eq!(status(&r), 404);
+    let r = carol.head_object().bucket("carols").key("stolen").send().await;
+    assert_eq!(status(&r), 404);
+
+    // unknown credentials
+    let mallory = server.client_for("MALLORYACCESSKEY0001", "not-a-real-secret-key-00000000000000000");
+    let e = mallory.list_buckets().send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "InvalidAccessKeyId");
+    // the right key with the wrong secret
+    let wrong = server.client_for(common::ROOT_AK, "wrong-secret-key-00000000000000000000000");
+    let e = wrong.list_buckets().send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "SignatureDoesNotMatch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_headers_etags_and_streamed_upload() {
+    let server = TestServer::start();
+    let s3 = server.client();
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+
+    // ETag of a single PUT is the hex MD5 of the body, inline or blob
+    for (key, len) in [("tiny", 100usize), ("inline-max", 16 * 1024), ("mib", 1 << 20)] {
+        let data = pattern(len as u64 + 1, len);
+        let put = s3
+            .put_object()
+            .bucket("bkt")
+            .key(key)
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .unwrap();
+        let want = format!("\"{}\"", common::md5_hex(&data));
+        assert_eq!(put.e_tag(), Some(want.as_str()), "{key}");
+        let head = s3.head_object().bucket("bkt").key(key).send().await.unwrap();
+        assert_eq!(head.e_tag(), Some(want.as_str()), "{key}");
+        assert_eq!(head.content_length(), Some(len as i64));
+    }
+
+    // 20 MiB from a file: the SDK streams it as aws-chunked with a CRC32 trailer
+    let data = pattern(20, 20 << 20);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.bin");
+    std::fs::write(&path, &data).unwrap();
+    let put = s3
+        .put_object()
+        .bucket("bkt")
+        .key("streamed/big.bin")
+        .body(ByteStream::from_path(&path).await.unwrap())
+        .content_type("application/x-ksan")
+        .content_encoding("gzip")
+        .content_disposition("attachment; filename=\"big.bin\"")
+        .content_language("de-DE")
+        .cache_control("no-store")
+        .metadata("Mixed-Case", "Value with spaces")
+        .metadata("empty", "")
+        .send()
+        .await
+        .unwrap();
+    let etag = format!("\"{}\"", common::md5_hex(&data));
+    assert_eq!(put.e_tag(), Some(etag.as_str()));
+    let crc = common::b64(&common::crc32(&data).to_be_bytes());
+    assert_eq!(put.checksum_crc32(), Some(crc.as_str()));
+
+    let head = s3
+        .head_object()
+        .bucket("bkt")
+        .key("streamed/big.bin")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_length(), Some(20 << 20));
+    assert_eq!(head.e_tag(), Some(etag.as_str()));
+    assert_eq!(head.content_type(), Some("application/x-ksan"));
+    // aws-chunked is a transfer detail, never part of the stored Content-Encoding
+    assert_eq!(head.content_encoding(), Some("gzip"));
+    assert_eq!(head.content_disposition(), Some("attachment; filename=\"big.bin\""));
+    assert_eq!(head.content_language(), Some("de-DE"));
+    assert_eq!(head.cache_control(), Some("no-store"));
+    assert_eq!(head.checksum_crc32(), Some(crc.as_str()));
+    let meta = head.metadata().unwrap();
+    assert_eq!(meta.get("mixed-case").map(String::as_str), Some("Value with spaces"));
+    assert_eq!(meta.get("empty").map(String::as_str), Some(""));
+    assert!(head.last_modified().is_some());
+
+    let got = s3
+        .get_object()
+        .bucket("bkt")
+        .key("streamed/big.bin")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.checksum_crc32(), Some(crc.as_str()));
+    assert!(body_of(got).await == data);
+
+    // response-* query parameters override what GET returns, not what is stored
+    let got = s3
+        .get_object()
+        .bucket("bkt")
+        .key("tiny")
+        .response_content_type("text/plain")
+        .response_cache_control("no-cache")
+        .response_content_disposition("inline")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.content_type(), Some("text/plain"));
+    assert_eq!(got.cache_control(), Some("no-cache"));
+    assert_eq!(got.content_disposition(), Some("inline"));
+    let head = s3.head_object().bucket("bkt").key("tiny").send().await.unwrap();
+    assert_ne!(head.content_type(), Some("text/plain"));
+
+    // an overwrite replaces body and metadata as a whole
+    s3.put_object()
+        .bucket("bkt")
+        .key("streamed/big.bin")
+        .body(ByteStream::from_static(b"short now"))
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_object()
+        .bucket("bkt")
+        .key("streamed/big.bin")
+        .send()
+        .await
+        .unwrap();
+    assert!(got.metadata().is_none_or(|m| m.is_empty()));
+    assert_eq!(got.content_encoding(), None);
+    assert_eq!(body_of(got).await, b"short now");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checksums_round_trip_through_get() {
+    use sha2::Digest as _;
+    let server = TestServer::start();
+    let s3 = server.client();
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    let data = pattern(99, 300_000);
+    let sha256 = common::b64(&sha2::Sha256::digest(&data));
+    let sha1 = common::b64(&<sha1::Sha1 as sha1::Digest>::digest(&data));
+    let crc32 = common::b64(&common::crc32(&data).to_be_bytes());
+    for algo in [
+        ChecksumAlgorithm::Crc32,
+        ChecksumAlgorithm::Crc32C,
+        ChecksumAlgorithm::Crc64Nvme,
+        ChecksumAlgorithm::Sha1,
+        ChecksumAlgorithm::Sha256,
+    ] {
+        let key = format!("ck-{}", algo.as_str());
+        let put = s3
+            .put_object()
+            .bucket("bkt")
+            .key(&key)
+            .checksum_algorithm(algo.clone())
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .unwrap();
+        let got = s3
+            .get_object()
+            .bucket("bkt")
+            .key(&key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
+        let pick = |v: [Option<&str>; 5]| v.into_iter().flatten().next().map(str::to_owned);
+        let sent = pick([
+            put.checksum_crc32(),
+            put.checksum_crc32_c(),
+            put.checksum_crc64_nvme(),
+            put.checksum_sha1(),
+            put.checksum_sha256(),
+        ]);
+        let stored = pick([
+            got.checksum_crc32(),
+            got.checksum_crc32_c(),
+            got.checksum_crc64_nvme(),
+            got.checksum_sha1(),
+            got.checksum_sha256(),
+        ]);
+        assert!(sent.is_some(), "{key}: no checksum echoed by PUT");
+        assert_eq!(stored, sent, "{key}");
+        match algo {
+            ChecksumAlgorithm::Sha256 => assert_eq!(got.checksum_sha256(), Some(sha256.as_str())),
+            ChecksumAlgorithm::Sha1 => assert_eq!(got.checksum_sha1(), Some(sha1.as_str())),
+            ChecksumAlgorithm::Crc32 => assert_eq!(got.checksum_crc32(), Some(crc32.as_str())),
+            _ => {}
+        }
+        // the SDK validates the body against the returned checksum while collecting it
+        assert!(body_of(got).await == data, "{key}");
+        // a ranged GET returns no whole-object checksum
+        let part = s3
+            .get_object()
+            .bucket("bkt")
+            .key(&key)
+            .range("bytes=0-9")
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(body_of(part).await, &data[..10]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditional_dates_and_conditional_writes() {
+    use aws_sdk_s3::primitives::DateTime;
+    let server = TestServer::start();
+    let s3 = server.client();
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    let put = s3
+        .put_object()
+        .bucket("bkt")
+        .key("k")
+        .body(ByteStream::from_static(b"v1"))
+        .send()
+        .await
+        .unwrap();
+    let etag = put.e_tag().unwrap().to_owned();
+    let head = s3.head_object().bucket("bkt").key("k").send().await.unwrap();
+    let lm = head.last_modified().unwrap().secs();
+    let (before, after) = (DateTime::from_secs(lm - 3600), DateTime::from_secs(lm + 3600));
+    let get = || s3.get_object().bucket("bkt").key("k");
+    let head = || s3.head_object().bucket("bkt").key("k");
+
+    assert_eq!(status(&get().if_modified_since(after).send().await), 304);
+    assert_eq!(status(&get().if_modified_since(before).send().await), 200);
+    assert_eq!(status(&get().if_unmodified_since(before).send().await), 412);
+    assert_eq!(status(&get().if_unmodified_since(after).send().await), 200);
+    // a matching If-Match wins over a failing If-Unmodified-Since
+    assert_eq!(
+        status(&get().if_match(&etag).if_unmodified_since(before).send().await),
+        200
+    );
+    // a non-matching If-None-Match wins over If-Modified-Since
+    assert_eq!(
+        status(&get().if_none_match("\"other\"").if_modified_since(after).send().await),
+        200
+    );
+    assert_eq!(status(&get().if_match("*").send().await), 200);
+    assert_eq!(status(&head().if_none_match(&etag).send().await), 304);
+    assert_eq!(status(&head().if_match("\"nope\"").send().await), 412);
+    assert_eq!(status(&head().if_modified_since(after).send().await), 304);
+    assert_eq!(status(&head().if_unmodified_since(before).send().await), 412);
+    // a 304 still carries the ETag
+    let e = get().if_none_match(&etag).send().await.unwrap_err();
+    let raw = e.raw_response().unwrap();
+    assert_eq!(raw.headers().get("etag"), Some(etag.as_str()));
+
+    // conditional writes
+    let e = s3
+        .put_object()
+        .bucket("bkt")
+        .key("k")
+        .if_match("\"0123456789abcdef0123456789abcdef\"")
+        .body(ByteStream::from_static(b"v2"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "PreconditionFailed");
+    let e = s3
+        .put_object()
+        .bucket("bkt")
+        .key("absent")
+        .if_match(&etag)
+        .body(ByteStream::from_static(b"v2"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "NoSuchKey");
+    s3.put_object()
+        .bucket("bkt")
+        .key("k")
+        .if_match(&etag)
+        .body(ByteStream::from_static(b"v2"))
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket("bkt")
+        .key("fresh")
+        .if_none_match("*")
+        .body(ByteStream::from_static(b"new"))
+        .send()
+        .await
+        .unwrap();
+    let got = s3.get_object().bucket("bkt").key("k").send().await.unwrap();
+    assert_eq!(body_of(got).await, b"v2");
+    // the old ETag no longer matches anything
+    assert_eq!(status(&get().if_match(&etag).send().await), 412);
+    // conditional copy: the source conditions apply
+    let e = s3
+        .copy_object()
+        .bucket("bkt")
+        .key("copy")
+        .copy_source("bkt/k")
+        .copy_source_if_match(&etag)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "PreconditionFailed");
+    assert_eq!(status(&s3.head_object().bucket("bkt").key("copy").send().await), 404);
 }

@@ -20,6 +20,8 @@ pub const REGION: &str = "us-east-1";
 pub struct TestServer {
     child: Option<Child>,
     extra: Vec<String>,
+    /// The region the server was started with (`--region`, default us-east-1).
+    pub region: String,
     pub s3: String,
     pub admin: String,
     pub data: PathBuf,
@@ -80,9 +82,16 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         let (child, s3, admin) = spawn(&data, &extra);
+        let region = extra
+            .iter()
+            .position(|a| a == "--region")
+            .and_then(|i| extra.get(i + 1))
+            .cloned()
+            .unwrap_or_else(|| REGION.to_owned());
         TestServer {
             child: Some(child),
             extra,
+            region,
             s3,
             admin,
             data,
@@ -120,7 +129,7 @@ impl TestServer {
         let http = aws_smithy_http_client::Builder::new().build_http();
         let config = aws_sdk_s3::Config::builder()
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new(REGION))
+            .region(aws_sdk_s3::config::Region::new(self.region.clone()))
             .credentials_provider(creds)
             .endpoint_url(self.endpoint())
             .force_path_style(true)
@@ -145,6 +154,11 @@ impl TestServer {
         );
     }
 
+    /// Is the child process still running?
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     /// Send one raw HTTP/1.1 request; returns status, headers and the whole body.
     pub async fn raw(
         &self,
@@ -153,31 +167,12 @@ impl TestServer {
         headers: &HeaderMap,
         body: Vec<u8>,
     ) -> (StatusCode, HeaderMap, Bytes) {
-        let stream = tokio::net::TcpStream::connect(&self.s3).await.expect("connect");
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .expect("handshake");
-        tokio::spawn(conn);
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path_and_query)
-            .body(Full::new(Bytes::from(body)))
-            .expect("request");
-        *req.headers_mut() = headers.clone();
-        if !req.headers().contains_key(http::header::HOST) {
-            req.headers_mut()
-                .insert(http::header::HOST, HeaderValue::from_str(&self.s3).expect("host"));
-        }
-        let resp = sender.send_request(req).await.expect("send");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        (status, headers, body)
+        raw_to(&self.s3, method, path_and_query, headers, body).await
+    }
+
+    /// A raw request to the admin listener.
+    pub async fn admin_raw(&self, method: &str, path_and_query: &str) -> (StatusCode, HeaderMap, Bytes) {
+        raw_to(&self.admin, method, path_and_query, &HeaderMap::new(), Vec::new()).await
     }
 
     /// A SigV4-signed raw request (payload hash = SHA-256 of the body, or `payload_hash`).
@@ -235,6 +230,42 @@ impl Drop for TestServer {
     }
 }
 
+/// Send one raw HTTP/1.1 request to `addr` (ip:port) on a fresh connection; returns status,
+/// headers and the whole body. Headers are sent exactly as given (plus Host if missing).
+pub async fn raw_to(
+    addr: &str,
+    method: &str,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body: Vec<u8>,
+) -> (StatusCode, HeaderMap, Bytes) {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path_and_query)
+        .body(Full::new(Bytes::from(body)))
+        .expect("request");
+    *req.headers_mut() = headers.clone();
+    if !req.headers().contains_key(http::header::HOST) {
+        req.headers_mut()
+            .insert(http::header::HOST, HeaderValue::from_str(addr).expect("host"));
+    }
+    let resp = sender.send_request(req).await.expect("send");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    (status, headers, body)
+}
+
 /// `<Code>X</Code>` of an error body.
 pub fn error_code(body: &[u8]) -> String {
     let s = String::from_utf8_lossy(body);
@@ -256,4 +287,56 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
             x as u8
         })
         .collect()
+}
+
+/// Percent-decode a key from an `encoding-type=url` listing (`+` is a space, as in forms).
+pub fn url_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).expect("ascii escape");
+                out.push(u8::from_str_radix(hex, 16).expect("hex escape"));
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).expect("utf-8 key")
+}
+
+/// Hex MD5, what a single-part PUT's ETag holds.
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(data))
+}
+
+/// CRC-32 (ISO-HDLC, the one S3 calls CRC32), bitwise: test data only.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= byte as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+pub fn b64(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
