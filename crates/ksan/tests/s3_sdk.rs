@@ -779,6 +779,33 @@ async fn ownership_and_access_between_users() {
     let r = carol.head_object().bucket("carols").key("stolen").send().await;
     assert_eq!(status(&r), 404);
 
+    // no credentials at all: unsigned requests are denied, and change nothing
+    let anon = server.anonymous_client();
+    let e = anon
+        .get_object()
+        .bucket("roots")
+        .key("secret")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(403));
+    assert_eq!(code(&e.into_service_error()), "AccessDenied");
+    let e = anon
+        .put_object()
+        .bucket("roots")
+        .key("anon")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "AccessDenied");
+    let e = anon.list_buckets().send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "AccessDenied");
+    let e = anon.create_bucket().bucket("anon-bucket").send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "AccessDenied");
+    assert_eq!(status(&s3.head_object().bucket("roots").key("anon").send().await), 404);
+    assert_eq!(status(&s3.head_bucket().bucket("anon-bucket").send().await), 404);
+
     // unknown credentials
     let mallory = server.client_for("MALLORYACCESSKEY0001", "not-a-real-secret-key-00000000000000000");
     let e = mallory.list_buckets().send().await.unwrap_err();
@@ -1080,4 +1107,75 @@ async fn conditional_dates_and_conditional_writes() {
         .unwrap_err();
     assert_eq!(code(&e.into_service_error()), "PreconditionFailed");
     assert_eq!(status(&s3.head_object().bucket("bkt").key("copy").send().await), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_overwrites_and_reads_see_whole_versions() {
+    let server = TestServer::start();
+    let s3 = server.client();
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    // versions of different sizes, inline and blob
+    let sizes = [3000usize, 16 * 1024, 700_000, 2 << 20, 100, 1 << 20, 50_000, 1_500_000];
+    let versions: Vec<Vec<u8>> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| pattern(1000 + i as u64, len))
+        .collect();
+    let etags: Vec<String> = versions.iter().map(|v| format!("\"{}\"", common::md5_hex(v))).collect();
+    s3.put_object()
+        .bucket("bkt")
+        .key("hot")
+        .body(ByteStream::from(versions[0].clone()))
+        .send()
+        .await
+        .unwrap();
+
+    let mut writers = Vec::new();
+    for round in 0..3 {
+        for (i, v) in versions.iter().enumerate().skip(1) {
+            let (s3, v) = (s3.clone(), v.clone());
+            writers.push(tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis((round * 7 + i as u64) % 13)).await;
+                s3.put_object()
+                    .bucket("bkt")
+                    .key("hot")
+                    .body(ByteStream::from(v))
+                    .send()
+                    .await
+                    .unwrap();
+            }));
+        }
+    }
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let (s3, versions, etags) = (s3.clone(), versions.clone(), etags.clone());
+        readers.push(tokio::spawn(async move {
+            for _ in 0..10 {
+                let got = s3.get_object().bucket("bkt").key("hot").send().await.unwrap();
+                let etag = got.e_tag().unwrap().to_owned();
+                let len = got.content_length().unwrap();
+                let body = body_of(got).await;
+                let i = etags
+                    .iter()
+                    .position(|e| *e == etag)
+                    .unwrap_or_else(|| panic!("unknown ETag {etag}"));
+                assert_eq!(len as usize, body.len());
+                assert!(body == versions[i], "GET mixed versions (ETag of {i})");
+            }
+        }));
+    }
+    for t in writers.into_iter().chain(readers) {
+        t.await.unwrap();
+    }
+    // the end state is exactly one of the versions, and HEAD agrees with GET
+    let head = s3.head_object().bucket("bkt").key("hot").send().await.unwrap();
+    let got = s3.get_object().bucket("bkt").key("hot").send().await.unwrap();
+    assert_eq!(head.e_tag(), got.e_tag());
+    let i = etags.iter().position(|e| Some(e.as_str()) == got.e_tag()).unwrap();
+    assert!(body_of(got).await == versions[i]);
+    // one key, one listing entry
+    let list = s3.list_objects_v2().bucket("bkt").send().await.unwrap();
+    assert_eq!(list.key_count(), Some(1));
+    assert_eq!(list.contents()[0].size(), Some(sizes[i] as i64));
+    assert_eq!(list.contents()[0].e_tag(), Some(etags[i].as_str()));
 }

@@ -138,6 +138,20 @@ impl TestServer {
         aws_sdk_s3::Client::from_conf(config)
     }
 
+    /// An aws-sdk-s3 client with no credentials at all: its requests go out unsigned.
+    pub fn anonymous_client(&self) -> aws_sdk_s3::Client {
+        let http = aws_smithy_http_client::Builder::new().build_http();
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new(self.region.clone()))
+            .allow_no_auth()
+            .endpoint_url(self.endpoint())
+            .force_path_style(true)
+            .http_client(http)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
     /// Create a user through the CLI and the admin API.
     pub fn create_user(&self, name: &str, ak: &str, sk: &str) {
         let out = Command::new(env!("CARGO_BIN_EXE_ksan"))
@@ -152,6 +166,11 @@ impl TestServer {
             "user create failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// The server process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Is the child process still running?
