@@ -30,6 +30,78 @@ pub struct ListPage {
 /// Rows fetched per range call.
 const BATCH: usize = 1000;
 
+/// What a listing scan hands its visitor.
+pub(crate) enum Item<'a> {
+    /// A row whose key is not folded into a common prefix: (object key, row value).
+    Row(&'a str, &'a [u8]),
+    /// A common prefix (each one once, never one at or before `after`).
+    Prefix(&'a str),
+}
+
+/// The scan shared by ListObjects, ListObjectVersions and ListMultipartUploads: rows under
+/// `base` whose object key starts with `prefix`, from `start` on, in key order. The object
+/// key is what follows `base` up to a NUL (version and upload rows append `\0` and an id).
+/// With a delimiter, keys are folded into common prefixes and the scan seeks past each one
+/// (`prefix + 0xFF`: UTF-8 never contains that byte). Stops after `max` items; returns true
+/// if more remained.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn scan(
+    snap: &dyn ksan_meta::ReadOps,
+    base: &[u8],
+    prefix: &str,
+    mut start: Vec<u8>,
+    delimiter: Option<&str>,
+    after: Option<&str>,
+    max: usize,
+    mut visit: impl FnMut(Item<'_>) -> S3Result<()>,
+) -> S3Result<bool> {
+    let end = ksan_meta::prefix_end(&[base, prefix.as_bytes()].concat());
+    if max == 0 {
+        return Ok(false);
+    }
+    let delimiter = delimiter.filter(|d| !d.is_empty());
+    let mut count = 0usize;
+    loop {
+        let rows = snap.range(&start, &end, BATCH, false).map_err(meta_err)?;
+        if rows.is_empty() {
+            return Ok(false);
+        }
+        let full = rows.len() == BATCH;
+        let mut next_start = None;
+        for (k, v) in &rows {
+            let rest = &k[base.len()..];
+            let key_len = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
+            let key = std::str::from_utf8(&rest[..key_len]).map_err(ksan_types::S3Error::internal)?;
+            if count == max {
+                return Ok(true);
+            }
+            if let Some(d) = delimiter
+                && let Some(pos) = key[prefix.len()..].find(d)
+            {
+                let cp = &key[..prefix.len() + pos + d.len()];
+                // A prefix at or before the marker was returned by an earlier page.
+                if after.is_none_or(|a| cp > a) {
+                    visit(Item::Prefix(cp))?;
+                    count += 1;
+                }
+                next_start = Some([base, cp.as_bytes(), &[0xFF]].concat());
+                break;
+            }
+            visit(Item::Row(key, v))?;
+            count += 1;
+        }
+        match next_start {
+            Some(s) => start = s,
+            None if full => {
+                let mut s = rows.last().map(|(k, _)| k.clone()).unwrap_or_default();
+                s.push(0);
+                start = s;
+            }
+            None => return Ok(false),
+        }
+    }
+}
+
 impl Engine {
     pub fn list_objects(&self, bucket: &str, q: &ListQuery) -> S3Result<ListPage> {
         self.bucket(bucket)?;
@@ -45,56 +117,29 @@ impl Engine {
                 start = after_key;
             }
         }
-        let end = ksan_meta::prefix_end(&start[..base.len() + q.prefix.len()]);
         let mut page = ListPage::default();
-        if q.max_keys == 0 {
-            return Ok(page);
-        }
-        let delimiter = q.delimiter.as_deref().filter(|d| !d.is_empty());
-        let mut count = 0usize;
-        'scan: loop {
-            let rows = snap.range(&start, &end, BATCH, false).map_err(meta_err)?;
-            if rows.is_empty() {
-                break;
-            }
-            let full = rows.len() == BATCH;
-            let mut next_start = None;
-            for (k, v) in &rows {
-                let key = std::str::from_utf8(&k[base.len()..]).map_err(ksan_types::S3Error::internal)?;
-                if count == q.max_keys {
-                    page.truncated = true;
-                    break 'scan;
-                }
-                if let Some(d) = delimiter
-                    && let Some(pos) = key[q.prefix.len()..].find(d)
-                {
-                    let cp = &key[..q.prefix.len() + pos + d.len()];
-                    // A prefix at or before the marker was returned by an earlier page.
-                    if q.after.as_deref().is_none_or(|a| cp > a) {
+        page.truncated = scan(
+            &*snap,
+            &base,
+            &q.prefix,
+            start,
+            q.delimiter.as_deref(),
+            q.after.as_deref(),
+            q.max_keys,
+            |item| {
+                match item {
+                    Item::Prefix(cp) => {
                         page.common_prefixes.push(cp.to_owned());
                         page.last = Some(cp.to_owned());
-                        count += 1;
                     }
-                    let mut seek = base.clone();
-                    seek.extend_from_slice(cp.as_bytes());
-                    seek.push(0xFF);
-                    next_start = Some(seek);
-                    break;
+                    Item::Row(key, v) => {
+                        page.objects.push(decode(v)?);
+                        page.last = Some(key.to_owned());
+                    }
                 }
-                page.objects.push(decode(v)?);
-                page.last = Some(key.to_owned());
-                count += 1;
-            }
-            match next_start {
-                Some(s) => start = s,
-                None if full => {
-                    let mut s = rows.last().map(|(k, _)| k.clone()).unwrap_or_default();
-                    s.push(0);
-                    start = s;
-                }
-                None => break,
-            }
-        }
+                Ok(())
+            },
+        )?;
         Ok(page)
     }
 }
@@ -159,62 +204,34 @@ impl Engine {
                 start = from;
             }
         }
-        let end = ksan_meta::prefix_end(&start[..base.len() + q.prefix.len()]);
         let mut page = VersionsPage::default();
-        if q.max_keys == 0 {
-            return Ok(page);
-        }
-        let delimiter = q.delimiter.as_deref().filter(|d| !d.is_empty());
-        let mut count = 0usize;
-        'scan: loop {
-            let rows = snap.range(&start, &end, BATCH, false).map_err(meta_err)?;
-            if rows.is_empty() {
-                break;
-            }
-            let full = rows.len() == BATCH;
-            let mut next_start = None;
-            for (k, v) in &rows {
-                let rest = &k[base.len()..];
-                let key_len = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
-                let key = std::str::from_utf8(&rest[..key_len]).map_err(ksan_types::S3Error::internal)?;
-                if count == q.max_keys {
-                    page.truncated = true;
-                    break 'scan;
-                }
-                if let Some(d) = delimiter
-                    && let Some(pos) = key[q.prefix.len()..].find(d)
-                {
-                    let cp = &key[..q.prefix.len() + pos + d.len()];
-                    if q.key_marker.as_deref().is_none_or(|m| cp > m) {
+        page.truncated = scan(
+            &*snap,
+            &base,
+            &q.prefix,
+            start,
+            q.delimiter.as_deref(),
+            q.key_marker.as_deref(),
+            q.max_keys,
+            |item| {
+                match item {
+                    Item::Prefix(cp) => {
                         page.common_prefixes.push(cp.to_owned());
                         page.next_key_marker = Some(cp.to_owned());
                         page.next_version_id_marker = None;
-                        count += 1;
                     }
-                    let mut seek = base.clone();
-                    seek.extend_from_slice(cp.as_bytes());
-                    seek.push(0xFF);
-                    next_start = Some(seek);
-                    break;
+                    Item::Row(key, v) => {
+                        let version: ObjectVersion = decode(v)?;
+                        let is_latest = prev_key.as_deref() != Some(key);
+                        prev_key = Some(key.to_owned());
+                        page.next_key_marker = Some(key.to_owned());
+                        page.next_version_id_marker = Some(version.version_id_str().to_owned());
+                        page.versions.push(VersionEntry { version, is_latest });
+                    }
                 }
-                let version: ObjectVersion = decode(v)?;
-                let is_latest = prev_key.as_deref() != Some(key);
-                prev_key = Some(key.to_owned());
-                page.next_key_marker = Some(key.to_owned());
-                page.next_version_id_marker = Some(version.version_id_str().to_owned());
-                page.versions.push(VersionEntry { version, is_latest });
-                count += 1;
-            }
-            match next_start {
-                Some(s) => start = s,
-                None if full => {
-                    let mut s = rows.last().map(|(k, _)| k.clone()).unwrap_or_default();
-                    s.push(0);
-                    start = s;
-                }
-                None => break,
-            }
-        }
+                Ok(())
+            },
+        )?;
         if !page.truncated {
             page.next_key_marker = None;
             page.next_version_id_marker = None;

@@ -569,54 +569,32 @@ impl Engine {
                 start = from;
             }
         }
-        let end = ksan_meta::prefix_end(&start[..base.len() + q.prefix.len()]);
         let mut page = UploadsPage::default();
-        let delimiter = q.delimiter.as_deref().filter(|d| !d.is_empty());
-        let mut count = 0;
-        'scan: loop {
-            let rows = snap.range(&start, &end, 1000, false).map_err(meta_err)?;
-            if rows.is_empty() {
-                break;
-            }
-            let full = rows.len() == 1000;
-            let mut next_start = None;
-            for (_, v) in &rows {
-                let upload: UploadRecord = decode(v)?;
-                if count == q.max_uploads {
-                    page.truncated = true;
-                    break 'scan;
-                }
-                if let Some(d) = delimiter
-                    && let Some(pos) = upload.key[q.prefix.len()..].find(d)
-                {
-                    let cp = upload.key[..q.prefix.len() + pos + d.len()].to_owned();
-                    let mut seek = base.clone();
-                    seek.extend_from_slice(cp.as_bytes());
-                    seek.push(0xFF);
-                    next_start = Some(seek);
-                    if q.key_marker.as_deref().is_none_or(|m| cp.as_str() > m) {
-                        page.next_key_marker = Some(cp.clone());
+        page.truncated = crate::list::scan(
+            &*snap,
+            &base,
+            &q.prefix,
+            start,
+            q.delimiter.as_deref(),
+            q.key_marker.as_deref(),
+            q.max_uploads,
+            |item| {
+                match item {
+                    crate::list::Item::Prefix(cp) => {
+                        page.next_key_marker = Some(cp.to_owned());
                         page.next_upload_id_marker = None;
-                        page.common_prefixes.push(cp);
-                        count += 1;
+                        page.common_prefixes.push(cp.to_owned());
                     }
-                    break;
+                    crate::list::Item::Row(_, v) => {
+                        let upload: UploadRecord = decode(v)?;
+                        page.next_key_marker = Some(upload.key.clone());
+                        page.next_upload_id_marker = Some(upload.upload_id.clone());
+                        page.uploads.push(upload);
+                    }
                 }
-                page.next_key_marker = Some(upload.key.clone());
-                page.next_upload_id_marker = Some(upload.upload_id.clone());
-                page.uploads.push(upload);
-                count += 1;
-            }
-            match next_start {
-                Some(s) => start = s,
-                None if full => {
-                    let mut s = rows.last().map(|(k, _)| k.clone()).unwrap_or_default();
-                    s.push(0);
-                    start = s;
-                }
-                None => break,
-            }
-        }
+                Ok(())
+            },
+        )?;
         Ok(page)
     }
 

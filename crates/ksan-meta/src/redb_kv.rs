@@ -10,6 +10,8 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use crate::{BatchBackend, Entries, MetaError, MetaKv, ReadOps, Snapshot, WriteJob, WriteOps, committer_loop, run_job};
 
 const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
+/// redb's page cache (its default is 1 GiB); hot metadata fits, the OS page cache does the rest.
+const CACHE_BYTES: usize = 256 * 1024 * 1024;
 /// Most jobs one commit carries.
 const MAX_BATCH: usize = 512;
 
@@ -29,7 +31,12 @@ impl RedbKv {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let db = Arc::new(Database::create(path).map_err(backend)?);
+        let db = Arc::new(
+            Database::builder()
+                .set_cache_size(CACHE_BYTES)
+                .create(path)
+                .map_err(backend)?,
+        );
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(TABLE).map_err(backend)?;
         txn.commit().map_err(backend)?;
