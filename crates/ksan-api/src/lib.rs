@@ -12,6 +12,7 @@ use ksan_proto::router::{self, Endpoint, Route};
 use ksan_proto::{ResponseBody, error::error_xml};
 use ksan_types::{BodyStream, ErrorCode, S3Error, S3Result, TrailerSlot};
 
+mod attributes;
 mod bucket;
 mod delete_objects;
 mod headers;
@@ -231,6 +232,7 @@ impl S3Api {
             AbortMultipartUpload => self.abort_multipart_upload(ctx).await,
             ListParts => self.list_parts(ctx),
             ListMultipartUploads => self.list_multipart_uploads(ctx),
+            GetObjectAttributes => self.get_object_attributes(ctx),
             Unsupported if ctx.route.key.is_some() && ctx.route.query.has("torrent") => {
                 // Torrents are not served: as S3 does for objects it cannot seed.
                 self.authorized_bucket(ctx)?;

@@ -91,6 +91,7 @@ impl S3Api {
             DataLocation::Manifest { parts } => parts,
             _ => 1,
         };
+        let mut part_checksum = None;
         let range = match q.get("partNumber") {
             Some(pn) => {
                 let n: u32 = pn.parse().ok().filter(|n| (1..=10000).contains(n)).ok_or_else(|| {
@@ -101,7 +102,13 @@ impl S3Api {
                     )
                 })?;
                 match handle.manifest() {
-                    Some(m) => Some(part_range(m, n).ok_or_else(|| S3Error::new(ErrorCode::InvalidPart))?),
+                    Some(m) => {
+                        part_checksum = ksan_engine::multipart::parts_of(m)
+                            .into_iter()
+                            .find(|p| p.0 == n)
+                            .and_then(|p| p.2);
+                        Some(part_range(m, n).ok_or_else(|| S3Error::new(ErrorCode::InvalidPart))?)
+                    }
                     // A simple upload is its own single part.
                     None if n == 1 => None,
                     None => return Err(S3Error::new(ErrorCode::InvalidPart)),
@@ -133,6 +140,13 @@ impl S3Api {
         }
         if q.has("partNumber") {
             b = b.header("x-amz-mp-parts-count", parts_count);
+            // A part read answers with that part's own checksum.
+            if let Some(c) = &part_checksum {
+                let kind = v.checksum_type.map_or("FULL_OBJECT", |t| t.as_str());
+                b = b
+                    .header(c.algorithm.header_name(), c.value.as_str())
+                    .header("x-amz-checksum-type", kind);
+            }
         }
         let body = if head || len == 0 {
             ResponseBody::empty()

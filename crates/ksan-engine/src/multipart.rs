@@ -486,10 +486,11 @@ impl Engine {
             // The chosen parts' segment references move to the manifest; the rest are released.
             let mut offset = 0u64;
             for p in &chosen {
-                for s in &p.segments {
+                for (i, s) in p.segments.iter().enumerate() {
                     let entry = ManifestEntry {
                         part_number: p.part_number,
                         segment: *s,
+                        part_checksum: if i == 0 { p.checksum.clone() } else { None },
                     };
                     txn.put(&keys::manifest(&version.uid, offset), &encode(&entry)?)
                         .map_err(meta_err)?;
@@ -652,6 +653,18 @@ pub fn segments_in(manifest: &[(u64, ManifestEntry)], offset: u64, len: u64) -> 
         ));
     }
     out
+}
+
+/// The parts of a multipart object in order: (part number, size, the part's checksum).
+pub fn parts_of(manifest: &[(u64, ManifestEntry)]) -> Vec<(u32, u64, Option<StoredChecksum>)> {
+    let mut parts: Vec<(u32, u64, Option<StoredChecksum>)> = Vec::new();
+    for (_, e) in manifest {
+        match parts.last_mut() {
+            Some(last) if last.0 == e.part_number => last.1 += e.segment.len,
+            _ => parts.push((e.part_number, e.segment.len, e.part_checksum.clone())),
+        }
+    }
+    parts
 }
 
 /// Object byte range of part `n` of a multipart object: (offset, len).

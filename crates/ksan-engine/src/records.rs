@@ -94,6 +94,9 @@ pub struct Segment {
 pub struct ManifestEntry {
     pub part_number: u32,
     pub segment: Segment,
+    /// The part's own checksum, on the part's first segment (GetObjectAttributes lists it).
+    #[serde(default)]
+    pub part_checksum: Option<StoredChecksum>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -1179,3 +1179,92 @@ async fn concurrent_overwrites_and_reads_see_whole_versions() {
     assert_eq!(list.contents()[0].size(), Some(sizes[i] as i64));
     assert_eq!(list.contents()[0].e_tag(), Some(etags[i].as_str()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_attributes_of_simple_and_multipart_objects() {
+    use aws_sdk_s3::types::ObjectAttributes;
+    let server = TestServer::start();
+    let s3 = server.client();
+    s3.create_bucket().bucket("attrs").send().await.unwrap();
+    s3.put_object()
+        .bucket("attrs")
+        .key("one")
+        .body(ByteStream::from_static(b"hello"))
+        .send()
+        .await
+        .unwrap();
+    let a = s3
+        .get_object_attributes()
+        .bucket("attrs")
+        .key("one")
+        .object_attributes(ObjectAttributes::Etag)
+        .object_attributes(ObjectAttributes::ObjectSize)
+        .object_attributes(ObjectAttributes::StorageClass)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(a.e_tag(), Some("5d41402abc4b2a76b9719d911017c592"));
+    assert_eq!(a.object_size(), Some(5));
+    assert!(a.object_parts().is_none());
+
+    let up = s3
+        .create_multipart_upload()
+        .bucket("attrs")
+        .key("mp")
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap().to_owned();
+    let mut parts = Vec::new();
+    for n in 1..=3i32 {
+        let len = if n == 3 { 100 } else { 5 << 20 };
+        let out = s3
+            .upload_part()
+            .bucket("attrs")
+            .key("mp")
+            .upload_id(&id)
+            .part_number(n)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .body(ByteStream::from(pattern(n as u64, len)))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(out.e_tag().unwrap())
+                .checksum_crc32(out.checksum_crc32().unwrap())
+                .build(),
+        );
+    }
+    s3.complete_multipart_upload()
+        .bucket("attrs")
+        .key("mp")
+        .upload_id(&id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .unwrap();
+    let a = s3
+        .get_object_attributes()
+        .bucket("attrs")
+        .key("mp")
+        .object_attributes(ObjectAttributes::ObjectParts)
+        .object_attributes(ObjectAttributes::Checksum)
+        .max_parts(2)
+        .send()
+        .await
+        .unwrap();
+    let p = a.object_parts().unwrap();
+    assert_eq!(p.total_parts_count(), Some(3));
+    assert_eq!(p.is_truncated(), Some(true));
+    assert_eq!(p.parts().len(), 2);
+    assert_eq!(p.parts()[1].size(), Some(5 << 20));
+    assert!(p.parts()[0].checksum_crc32().is_some());
+    assert!(
+        a.checksum()
+            .and_then(|c| c.checksum_crc32())
+            .is_some_and(|c| c.ends_with("-3"))
+    );
+}
