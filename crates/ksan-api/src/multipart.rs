@@ -177,6 +177,10 @@ impl S3Api {
         if doc.name != "CompleteMultipartUpload" {
             return Err(S3Error::new(ErrorCode::MalformedXML));
         }
+        // A whole-object checksum header must match what the parts add up to.
+        let expected = ChecksumAlgorithm::ALL
+            .into_iter()
+            .find_map(|a| ctx.header(a.header_name()).map(|v| (a, v.trim().to_owned())));
         let mut parts = Vec::new();
         for p in doc.children_named("Part") {
             let number = p
@@ -195,12 +199,13 @@ impl S3Api {
         }
         let v = self
             .engine
-            .complete_upload(
+            .complete_upload_checked(
                 &bucket.name,
                 ctx.key(),
                 &upload_id,
                 parts,
                 headers::write_conditions(&ctx.headers),
+                expected,
             )
             .await?;
         let mut w = XmlWriter::new();

@@ -391,6 +391,21 @@ impl Engine {
         completed: Vec<CompletedPart>,
         conditions: WriteConditions,
     ) -> S3Result<ObjectVersion> {
+        self.complete_upload_checked(bucket, key, upload_id, completed, conditions, None)
+            .await
+    }
+
+    /// CompleteMultipartUpload, with the whole-object checksum the client sent (if any), which
+    /// must equal the one computed from the parts (BadDigest otherwise; nothing is created).
+    pub async fn complete_upload_checked(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        completed: Vec<CompletedPart>,
+        conditions: WriteConditions,
+        expected_checksum: Option<(ChecksumAlgorithm, String)>,
+    ) -> S3Result<ObjectVersion> {
         if completed.is_empty() {
             return Err(S3Error::new(ErrorCode::MalformedXML)
                 .msg("The XML you provided was not well-formed or did not validate against our published schema"));
@@ -464,6 +479,19 @@ impl Engine {
                 (Some(a), Some(t)) => combined_checksum(a, t, &chosen)?,
                 _ => None,
             };
+            if let Some((algo, value)) = &expected_checksum {
+                // Composite values may be sent with or without their "-N" suffix.
+                let bare = |v: &str| v.split('-').next().unwrap_or_default().to_owned();
+                let matches = checksum
+                    .as_ref()
+                    .is_some_and(|c| c.algorithm == *algo && bare(&c.value) == bare(value));
+                if !matches {
+                    return Err(S3Error::new(ErrorCode::BadDigest).msg(format!(
+                        "The {} you specified did not match the calculated checksum.",
+                        algo.as_str()
+                    )));
+                }
+            }
             let mut version = ObjectVersion {
                 key: key.clone(),
                 uid: new_uid(),
@@ -892,6 +920,68 @@ mod tests {
             },
         ];
         e.complete_upload("bkt", "obj", &up.upload_id, dup, WriteConditions::default())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_wrong_whole_object_checksum_creates_nothing() {
+        let (e, _d) = crate::testutil::engine();
+        let u = e.create_user("u", "AKU", "secretsecret", false).await.unwrap();
+        e.create_bucket(&u, "bkt", None).await.unwrap();
+        let up = e
+            .create_upload(
+                "bkt",
+                "obj",
+                NewObject::default(),
+                Some(ChecksumAlgorithm::Sha256),
+                None,
+            )
+            .await
+            .unwrap();
+        let p = e
+            .upload_part(part_req(&up.upload_id, 1), body(b"data".to_vec()))
+            .await
+            .unwrap();
+        let parts = || {
+            vec![CompletedPart {
+                part_number: 1,
+                etag: p.etag.clone(),
+                checksum: None,
+            }]
+        };
+        let bad = Some((ChecksumAlgorithm::Sha256, "bad".to_owned()));
+        let err = e
+            .complete_upload_checked("bkt", "obj", &up.upload_id, parts(), WriteConditions::default(), bad)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadDigest);
+        assert_eq!(e.lookup("bkt", "obj", None).unwrap_err().code, ErrorCode::NoSuchKey);
+        let v = e
+            .complete_upload("bkt", "obj", &up.upload_id, parts(), WriteConditions::default())
+            .await
+            .unwrap();
+        let good = Some((ChecksumAlgorithm::Sha256, v.checksum.unwrap().value));
+        let up2 = e
+            .create_upload(
+                "bkt",
+                "obj",
+                NewObject::default(),
+                Some(ChecksumAlgorithm::Sha256),
+                None,
+            )
+            .await
+            .unwrap();
+        let p2 = e
+            .upload_part(part_req(&up2.upload_id, 1), body(b"data".to_vec()))
+            .await
+            .unwrap();
+        let parts2 = vec![CompletedPart {
+            part_number: 1,
+            etag: p2.etag.clone(),
+            checksum: None,
+        }];
+        e.complete_upload_checked("bkt", "obj", &up2.upload_id, parts2, WriteConditions::default(), good)
             .await
             .unwrap();
     }
