@@ -13,6 +13,8 @@ use ksan_types::{S3Error, S3Result};
 use crate::{Engine, keys, meta_err};
 
 const GC_QUEUE: &str = "gc";
+/// How long a completed upload still answers a repeated CompleteMultipartUpload.
+const COMPLETED_UPLOAD_MEMORY: Duration = Duration::from_secs(24 * 3600);
 
 /// Drop one reference to a blob; the last one queues the blob for deletion.
 pub(crate) fn release_blob(txn: &mut dyn WriteOps, id: &[u8; 16]) -> S3Result<()> {
@@ -74,6 +76,36 @@ impl Engine {
         Ok(n)
     }
 
+    /// Forget the answers kept for repeated CompleteMultipartUpload calls once they are older
+    /// than `age`. Returns how many were dropped.
+    pub async fn forget_completed_uploads(&self, age: Duration, limit: usize) -> S3Result<usize> {
+        let snap = self.snapshot()?;
+        let end = ksan_meta::prefix_end(keys::COMPLETED_PREFIX);
+        let cutoff = crate::now_ms() - age.as_millis() as i64;
+        let mut old = Vec::new();
+        for (k, v) in snap
+            .range(keys::COMPLETED_PREFIX, &end, limit, false)
+            .map_err(meta_err)?
+        {
+            let done: crate::ObjectVersion = crate::records::decode(&v)?;
+            if done.last_modified_ms <= cutoff {
+                old.push(k);
+            }
+        }
+        drop(snap);
+        let n = old.len();
+        if n > 0 {
+            self.write(move |txn| {
+                for k in &old {
+                    txn.delete(k).map_err(meta_err)?;
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(n)
+    }
+
     /// Remove blob files that are old and that no reference names.
     pub async fn scrub_orphans(&self, limit: usize) -> S3Result<usize> {
         let candidates = self.data.list_older_than(self.config.orphan_age, limit).await?;
@@ -113,6 +145,9 @@ impl Engine {
                 }
                 if last_scrub.elapsed() >= scrub_period {
                     last_scrub = tokio::time::Instant::now();
+                    if let Err(e) = engine.forget_completed_uploads(COMPLETED_UPLOAD_MEMORY, 10_000).await {
+                        tracing::warn!(error = %e, "forgetting completed uploads failed");
+                    }
                     match engine.scrub_orphans(10_000).await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(removed = n, "scrubber removed orphan blobs"),

@@ -70,7 +70,7 @@ pub fn upload_prefix(bucket: &str) -> Vec<u8> {
 /// CompleteMultipartUpload answers with it, as S3 does)
 pub fn completed_upload(bucket: &str, key: &str, upload_id: &str) -> Vec<u8> {
     cat(&[
-        b"X|",
+        COMPLETED_PREFIX,
         bucket.as_bytes(),
         b"|",
         key.as_bytes(),
@@ -78,6 +78,7 @@ pub fn completed_upload(bucket: &str, key: &str, upload_id: &str) -> Vec<u8> {
         upload_id.as_bytes(),
     ])
 }
+pub const COMPLETED_PREFIX: &[u8] = b"X|";
 
 /// `P|upload-id|part number` -> PartRecord
 pub fn part(upload_id: &str, part_number: u32) -> Vec<u8> {

@@ -898,6 +898,23 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((again.etag, again.uid), (first.etag, first.uid));
+        // once forgotten, a repeat finds no upload
+        assert_eq!(
+            e.forget_completed_uploads(std::time::Duration::from_secs(3600), 10)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            e.forget_completed_uploads(std::time::Duration::ZERO, 10).await.unwrap(),
+            1
+        );
+        assert_eq!(
+            e.check_upload_or_completed("bkt", "obj", &up.upload_id)
+                .unwrap_err()
+                .code,
+            ErrorCode::NoSuchUpload
+        );
         // a part named twice: the last mention counts
         let up = e
             .create_upload("bkt", "obj", NewObject::default(), None, None)
