@@ -39,6 +39,10 @@ pub struct ServerArgs {
     /// Seconds between garbage-collection passes [default: 30]
     #[arg(long, env = "KSAN_GC_INTERVAL")]
     pub gc_interval: Option<u64>,
+    /// Seconds a replaced or deleted object's data is kept before it is unlinked, so that reads
+    /// that started before the change can finish [default: 60]
+    #[arg(long, env = "KSAN_GC_GRACE")]
+    pub gc_grace: Option<u64>,
 }
 
 /// The same settings as read from a TOML file.
@@ -55,6 +59,7 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     gc_interval: Option<u64>,
+    gc_grace: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +78,7 @@ pub struct ServerConfig {
     pub domains: Vec<String>,
     pub tls: Option<TlsConfig>,
     pub gc_interval: u64,
+    pub gc_grace: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +126,7 @@ impl ServerArgs {
             },
             tls,
             gc_interval: self.gc_interval.or(file.gc_interval).unwrap_or(30),
+            gc_grace: self.gc_grace.or(file.gc_grace).unwrap_or(60),
         })
     }
 }

@@ -71,6 +71,7 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
         Arc::new(data),
         EngineConfig {
             region: config.region.clone(),
+            gc_grace: Duration::from_secs(config.gc_grace),
             ..EngineConfig::default()
         },
     );

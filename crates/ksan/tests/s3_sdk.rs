@@ -1268,3 +1268,46 @@ async fn object_attributes_of_simple_and_multipart_objects() {
             .is_some_and(|c| c.ends_with("-3"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn space_of_replaced_and_deleted_objects_is_reclaimed() {
+    let server = TestServer::start_with(&["--gc-grace", "0"]);
+    let s3 = server.client();
+    s3.create_bucket().bucket("gcb").send().await.unwrap();
+    let blob_bytes = || {
+        let mut total = 0u64;
+        let mut stack = vec![server.data.join("blobs")];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let meta = e.metadata().unwrap();
+                if meta.is_dir() {
+                    stack.push(e.path());
+                } else {
+                    total += meta.len();
+                }
+            }
+        }
+        total
+    };
+    s3.put_object()
+        .bucket("gcb")
+        .key("k")
+        .body(ByteStream::from(pattern(1, 1 << 20)))
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket("gcb")
+        .key("k")
+        .body(ByteStream::from(pattern(2, 1 << 20)))
+        .send()
+        .await
+        .unwrap();
+    s3.delete_object().bucket("gcb").key("k").send().await.unwrap();
+    // the collector runs every second (the harness sets --gc-interval 1)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while blob_bytes() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(blob_bytes(), 0, "replaced and deleted blobs must be unlinked");
+}
