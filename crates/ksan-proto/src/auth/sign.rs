@@ -38,13 +38,7 @@ pub fn sign_v4(
         headers.insert("x-amz-content-sha256", v);
     }
     let signature = signature_v4(method, uri, headers, payload_sha256_hex, secret, region, &amz_date);
-    let mut names: Vec<&str> = headers
-        .keys()
-        .map(|k| k.as_str())
-        .filter(|n| *n != "authorization")
-        .collect();
-    names.sort();
-    names.dedup();
+    let names = signed_header_names(headers);
     let scope = format!("{}/{region}/s3/aws4_request", date_of(&amz_date));
     let value = format!(
         "AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={}, Signature={signature}",
@@ -53,6 +47,18 @@ pub fn sign_v4(
     if let Ok(v) = HeaderValue::from_str(&value) {
         headers.insert(http::header::AUTHORIZATION, v);
     }
+}
+
+/// Every header but Authorization, sorted: what this signer signs.
+fn signed_header_names(headers: &HeaderMap) -> Vec<&str> {
+    let mut names: Vec<&str> = headers
+        .keys()
+        .map(|k| k.as_str())
+        .filter(|n| *n != "authorization")
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The SigV4 signature of a request over all its headers (but Authorization).
@@ -65,13 +71,7 @@ pub fn signature_v4(
     region: &str,
     amz_date: &str,
 ) -> String {
-    let mut names: Vec<&str> = headers
-        .keys()
-        .map(|k| k.as_str())
-        .filter(|n| *n != "authorization")
-        .collect();
-    names.sort();
-    names.dedup();
+    let names = signed_header_names(headers);
     let canonical_h = canonical_headers(headers, &names).unwrap_or_default();
     let date = date_of(amz_date);
     let scope = format!("{date}/{region}/s3/aws4_request");
