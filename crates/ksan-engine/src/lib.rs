@@ -9,6 +9,7 @@ use ksan_data::DataStore;
 use ksan_meta::{MetaKv, Snapshot};
 use ksan_types::{S3Error, S3Result};
 
+pub mod access;
 pub mod buckets;
 pub mod gc;
 pub mod keys;

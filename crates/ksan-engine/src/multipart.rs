@@ -204,6 +204,8 @@ impl Engine {
             storage_class: object.storage_class,
             checksum_algorithm,
             checksum_type,
+            acl: object.acl,
+            tags: object.tags,
         };
         let bytes = encode(&upload)?;
         let (bucket, row) = (bucket.to_owned(), keys::upload(bucket, key, &upload.upload_id));
@@ -510,6 +512,8 @@ impl Engine {
                     parts: chosen.len() as u32,
                 },
                 checksum_type: upload.checksum_type.filter(|t| *t == ChecksumType::Composite),
+                acl: upload.acl.clone(),
+                tags: upload.tags.clone(),
             };
             // The chosen parts' segment references move to the manifest; the rest are released.
             let mut offset = 0u64;

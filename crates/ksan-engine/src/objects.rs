@@ -9,6 +9,7 @@ use ksan_types::{BodyStream, ChecksumAlgorithm, ErrorCode, S3Error, S3Result, Tr
 
 use std::sync::Arc;
 
+use crate::access::acl::Grant;
 use crate::records::{
     BucketRecord, ContentHeaders, DataLocation, ManifestEntry, ObjectVersion, StoredChecksum, Versioning, decode,
     encode,
@@ -43,6 +44,9 @@ pub struct NewObject {
     pub headers: ContentHeaders,
     pub user_meta: Vec<(String, String)>,
     pub storage_class: Option<String>,
+    /// None = private.
+    pub acl: Option<Vec<Grant>>,
+    pub tags: Vec<(String, String)>,
 }
 
 pub struct PutObjectRequest {
@@ -244,6 +248,8 @@ impl Engine {
             storage_class: req.object.storage_class,
             data,
             checksum_type: None,
+            acl: req.object.acl,
+            tags: req.object.tags,
         };
         let (bucket, conditions) = (req.bucket, req.conditions);
         let result = self
@@ -265,6 +271,49 @@ impl Engine {
             self.discard(&received);
         }
         result
+    }
+
+    /// PutObjectAcl: replace the ACL of one version (found earlier by `lookup`).
+    pub async fn set_object_acl(&self, bucket: &str, version: &ObjectVersion, acl: Vec<Grant>) -> S3Result<()> {
+        self.update_version(bucket, version, move |v| v.acl = Some(acl)).await
+    }
+
+    /// Put/DeleteObjectTagging: replace the tags of one version (found earlier by `lookup`).
+    pub async fn set_object_tags(
+        &self,
+        bucket: &str,
+        version: &ObjectVersion,
+        tags: Vec<(String, String)>,
+    ) -> S3Result<()> {
+        self.update_version(bucket, version, move |v| v.tags = tags).await
+    }
+
+    /// Change a version's record in place (sub-resources: ACL, tags). NoSuchKey if the version
+    /// went away since it was looked up.
+    async fn update_version<F>(&self, bucket: &str, version: &ObjectVersion, change: F) -> S3Result<()>
+    where
+        F: FnOnce(&mut ObjectVersion) + Send + 'static,
+    {
+        let (bucket, key, uid) = (bucket.to_owned(), version.key.clone(), version.uid);
+        self.write(move |txn| {
+            let row = keys::version(&bucket, &key, &uid);
+            let Some(bytes) = txn.get(&row).map_err(meta_err)? else {
+                return Err(no_such_key(&bucket, &key));
+            };
+            let mut v: ObjectVersion = decode(&bytes)?;
+            change(&mut v);
+            let bytes = encode(&v)?;
+            txn.put(&row, &bytes).map_err(meta_err)?;
+            // The latest-version row is a copy; keep it in step.
+            let latest = keys::latest(&bucket, &key);
+            if let Some(current) = txn.get(&latest).map_err(meta_err)?
+                && decode::<ObjectVersion>(&current)?.uid == uid
+            {
+                txn.put(&latest, &bytes).map_err(meta_err)?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Find a version (the latest when `version_id` is None).
@@ -433,6 +482,8 @@ impl Engine {
                             storage_class: None,
                             data: DataLocation::Inline,
                             checksum_type: None,
+                            acl: None,
+                            tags: Vec::new(),
                         };
                         insert_version(txn, &bucket_record, &mut marker)?;
                         Ok(DeleteOutcome {
@@ -473,6 +524,8 @@ impl Engine {
             storage_class: object.storage_class,
             data: src.data.clone(),
             checksum_type: src.checksum_type,
+            acl: object.acl,
+            tags: object.tags,
         };
         let inline = source.inline.clone();
         let manifest = source.manifest.clone();

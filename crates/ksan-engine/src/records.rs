@@ -5,6 +5,8 @@ use ksan_types::{ChecksumAlgorithm, S3Error, S3Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::access::acl::{Grant, ObjectOwnership, PublicAccessBlock};
+
 pub fn encode<T: Serialize>(value: &T) -> S3Result<Vec<u8>> {
     rmp_serde::to_vec_named(value).map_err(S3Error::internal)
 }
@@ -23,6 +25,9 @@ pub struct UserRecord {
     #[serde(default)]
     pub root: bool,
     pub created_ms: i64,
+    /// For ACL grants by e-mail address.
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -51,6 +56,17 @@ pub struct BucketRecord {
     pub location: Option<String>,
     #[serde(default)]
     pub versioning: Versioning,
+    /// None = private (the owner has FULL_CONTROL).
+    #[serde(default)]
+    pub acl: Option<Vec<Grant>>,
+    /// None = no ownership controls (objects belong to their writer).
+    #[serde(default)]
+    pub ownership: Option<ObjectOwnership>,
+    /// The bucket policy, exactly as it was put.
+    #[serde(default)]
+    pub policy: Option<String>,
+    #[serde(default)]
+    pub public_access_block: Option<PublicAccessBlock>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -127,6 +143,11 @@ pub struct UploadRecord {
     pub storage_class: Option<String>,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub checksum_type: Option<ChecksumType>,
+    /// The ACL the object gets on completion (None = private).
+    #[serde(default)]
+    pub acl: Option<Vec<Grant>>,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
 }
 
 /// `P|upload-id|part number` -> an uploaded part.
@@ -169,6 +190,12 @@ pub struct ObjectVersion {
     /// COMPOSITE for multipart checksums of parts' checksums; None means FULL_OBJECT.
     #[serde(default)]
     pub checksum_type: Option<ChecksumType>,
+    /// None = private (the owner has FULL_CONTROL).
+    #[serde(default)]
+    pub acl: Option<Vec<Grant>>,
+    /// Object tags, in the order they were given.
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
 }
 
 impl ObjectVersion {
@@ -208,6 +235,8 @@ mod tests {
             storage_class: None,
             data: DataLocation::Blob([1; 16]),
             checksum_type: None,
+            acl: None,
+            tags: Vec::new(),
         };
         let bytes = encode(&v).unwrap();
         assert_eq!(decode::<ObjectVersion>(&bytes).unwrap(), v);

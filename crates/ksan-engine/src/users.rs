@@ -79,6 +79,14 @@ impl Engine {
             .collect()
     }
 
+    /// Find a user by e-mail address (case-insensitive), for grants by e-mail.
+    pub fn user_by_email(&self, email: &str) -> S3Result<Option<UserRecord>> {
+        Ok(self
+            .list_users()?
+            .into_iter()
+            .find(|u| u.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email))))
+    }
+
     /// Find a user by canonical id (ACL grants name users that way).
     pub fn user_by_canonical_id(&self, id: &str) -> S3Result<Option<UserRecord>> {
         Ok(self.list_users()?.into_iter().find(|u| u.canonical_id == id))
@@ -92,6 +100,19 @@ impl Engine {
         access_key: &str,
         secret_key: &str,
         root: bool,
+    ) -> S3Result<UserRecord> {
+        self.create_user_with_email(name, access_key, secret_key, root, None)
+            .await
+    }
+
+    /// As `create_user`, with an e-mail address ACL grants can name the user by.
+    pub async fn create_user_with_email(
+        &self,
+        name: &str,
+        access_key: &str,
+        secret_key: &str,
+        root: bool,
+        email: Option<String>,
     ) -> S3Result<UserRecord> {
         if !valid_user_name(name) {
             return Err(S3Error::invalid_argument("Invalid user name", "name", name));
@@ -110,6 +131,7 @@ impl Engine {
             access_keys: vec![access_key.to_owned()],
             root,
             created_ms: now_ms(),
+            email,
         };
         let ak = AccessKeyRecord {
             access_key: access_key.to_owned(),

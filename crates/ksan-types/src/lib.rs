@@ -102,6 +102,11 @@ error_codes! {
     InvalidChunkSizeError => 400, "Only the last chunk is allowed to have a size less than 8192 bytes";
     InvalidEncryptionAlgorithmError => 400, "The encryption request you specified is not valid. The valid value is AES256.";
     RequestHeaderSectionTooLarge => 400, "Your request header section exceeds the maximum allowed size.";
+    AccessControlListNotSupported => 400, "The bucket does not allow ACLs";
+    InvalidBucketAclWithObjectOwnership => 400, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting";
+    MalformedPolicy => 400, "Policy has invalid resource";
+    NoSuchPublicAccessBlockConfiguration => 404, "The public access block configuration was not found";
+    OwnershipControlsNotFoundError => 404, "The bucket ownership controls were not found";
 }
 
 impl fmt::Display for ErrorCode {
