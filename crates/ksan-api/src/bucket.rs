@@ -78,7 +78,13 @@ impl S3Api {
             }
         }
         let name = ctx.bucket_name().to_owned();
-        self.engine.create_bucket(&user, &name, location).await?;
+        let (acl, ownership) = self.new_bucket_acl(ctx, (&user.canonical_id, &user.display_name))?;
+        let options = ksan_engine::buckets::NewBucket {
+            location,
+            acl,
+            ownership,
+        };
+        self.engine.create_bucket_with(&user, &name, options).await?;
         Response::builder()
             .status(StatusCode::OK)
             .header(http::header::LOCATION, format!("/{name}"))

@@ -12,7 +12,8 @@ const MAX_KEYS: usize = 1000;
 
 impl S3Api {
     pub(crate) async fn delete_objects(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
+        // Decided key by key below (s3:DeleteObject on each), as S3 does.
+        let bucket = self.object_access(ctx)?;
         let md5 = headers::content_md5(&ctx.headers)?;
         let body = read_small_body(ctx, 2 * 1024 * 1024).await?;
         if let Some(expected) = md5
@@ -41,6 +42,9 @@ impl S3Api {
             };
             let version_id = o.child_text("VersionId").filter(|v| !v.is_empty());
             let result = match headers::check_key(key) {
+                Ok(()) if !self.may_delete(ctx, &bucket, key, version_id.is_some())? => {
+                    Err(S3Error::new(ErrorCode::AccessDenied))
+                }
                 Ok(()) => {
                     self.engine
                         .delete_object(&bucket.name, key, version_id, (&owner, &display))

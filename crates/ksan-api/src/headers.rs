@@ -320,6 +320,9 @@ pub fn object_headers(mut b: Builder, v: &ObjectVersion, versioned: bool) -> Bui
     if versioned || v.version_id.is_some() {
         b = b.header("x-amz-version-id", v.version_id_str());
     }
+    if !v.tags.is_empty() {
+        b = b.header("x-amz-tagging-count", v.tags.len());
+    }
     b
 }
 

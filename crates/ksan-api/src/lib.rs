@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use ksan_engine::{BucketRecord, Engine, Principal};
+use ksan_engine::{Engine, Principal};
 use ksan_proto::auth::{self, AuthRequest, SecretLookup, SigningKeyCache};
 use ksan_proto::router::{self, Endpoint, Route};
 use ksan_proto::{ResponseBody, error::error_xml};
 use ksan_types::{BodyStream, ErrorCode, S3Error, S3Result, TrailerSlot};
 
+mod access;
+mod acl;
 mod attributes;
 mod bucket;
 mod delete_objects;
@@ -19,8 +21,11 @@ mod headers;
 mod list;
 mod multipart;
 mod object;
+mod policy;
+mod tagging;
 mod versioning;
 
+pub use access::parse_network;
 pub use headers::{format_http_date, format_iso8601};
 
 /// S3 limits the request header section to 8 KiB.
@@ -31,6 +36,8 @@ pub struct ApiConfig {
     pub region: String,
     /// Virtual-host base domains.
     pub domains: Vec<String>,
+    /// Proxies whose X-Forwarded-For is believed (address, prefix length).
+    pub trusted_proxies: Vec<(std::net::IpAddr, u8)>,
 }
 
 /// Facts about the connection a request came on.
@@ -46,6 +53,9 @@ pub struct S3Api {
     signing_keys: SigningKeyCache,
     request_seq: AtomicU64,
     host_id: String,
+    /// Parsed bucket policies by bucket name, with the text they were parsed from.
+    policies:
+        std::sync::Mutex<std::collections::HashMap<String, (String, Arc<ksan_engine::access::policy::BucketPolicy>)>>,
 }
 
 /// Everything a handler needs to know about its request.
@@ -53,6 +63,10 @@ pub(crate) struct Ctx {
     pub route: Route,
     pub headers: HeaderMap,
     pub principal: Principal,
+    pub signature: ksan_proto::auth::SignatureKind,
+    pub conn: ConnInfo,
+    /// The client's address for `aws:SourceIp` (see `access::client_ip`).
+    pub client_ip: std::net::IpAddr,
     /// Behind a mutex only so that `&Ctx` is Send across awaits (streams are not Sync).
     body: std::sync::Mutex<Option<BodyStream>>,
     pub trailers: TrailerSlot,
@@ -102,6 +116,7 @@ impl S3Api {
             signing_keys: SigningKeyCache::new(),
             request_seq: AtomicU64::new(rand::random::<u32>() as u64),
             host_id: base64_host_id(),
+            policies: Default::default(),
         }
     }
 
@@ -142,7 +157,7 @@ impl S3Api {
         resp
     }
 
-    async fn dispatch(&self, req: Request<BodyStream>, _conn: ConnInfo) -> HandlerResult {
+    async fn dispatch(&self, req: Request<BodyStream>, conn: ConnInfo) -> HandlerResult {
         let (parts, body) = req.into_parts();
         tracing::trace!(method = %parts.method, uri = %parts.uri, headers = ?parts.headers, "request");
         let header_bytes: usize = parts.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
@@ -196,10 +211,18 @@ impl S3Api {
             headers::check_key(key)?;
         }
         headers::check_canned_acl(&parts.headers)?;
+        let client_ip = access::client_ip(
+            conn.remote.ip(),
+            parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
+            &self.config.trusted_proxies,
+        );
         let ctx = Ctx {
             route,
             headers: parts.headers,
             principal,
+            signature: authenticated.kind,
+            conn,
+            client_ip,
             body: std::sync::Mutex::new(Some(body)),
             trailers,
         };
@@ -233,9 +256,26 @@ impl S3Api {
             ListParts => self.list_parts(ctx),
             ListMultipartUploads => self.list_multipart_uploads(ctx),
             GetObjectAttributes => self.get_object_attributes(ctx),
+            GetBucketAcl => self.get_bucket_acl(ctx),
+            PutBucketAcl => self.put_bucket_acl(ctx).await,
+            GetObjectAcl => self.get_object_acl(ctx),
+            PutObjectAcl => self.put_object_acl(ctx).await,
+            PutBucketPolicy => self.put_bucket_policy(ctx).await,
+            GetBucketPolicy => self.get_bucket_policy(ctx),
+            DeleteBucketPolicy => self.delete_bucket_policy(ctx).await,
+            GetBucketPolicyStatus => self.get_bucket_policy_status(ctx),
+            PutPublicAccessBlock => self.put_public_access_block(ctx).await,
+            GetPublicAccessBlock => self.get_public_access_block(ctx),
+            DeletePublicAccessBlock => self.delete_public_access_block(ctx).await,
+            PutBucketOwnershipControls => self.put_bucket_ownership_controls(ctx).await,
+            GetBucketOwnershipControls => self.get_bucket_ownership_controls(ctx),
+            DeleteBucketOwnershipControls => self.delete_bucket_ownership_controls(ctx).await,
+            GetObjectTagging => self.get_object_tagging(ctx),
+            PutObjectTagging => self.put_object_tagging(ctx).await,
+            DeleteObjectTagging => self.delete_object_tagging(ctx).await,
             Unsupported if ctx.route.key.is_some() && ctx.route.query.has("torrent") => {
                 // Torrents are not served: as S3 does for objects it cannot seed.
-                self.authorized_bucket(ctx)?;
+                self.object_access(ctx)?;
                 Err(S3Error::new(ErrorCode::NoSuchKey).key(ctx.key()))
             }
             other => {
@@ -246,16 +286,6 @@ impl S3Api {
                 }
                 Err(S3Error::new(ErrorCode::NotImplemented).msg(format!("{} is not implemented yet", other.name())))
             }
-        }
-    }
-
-    /// The request's bucket, if the caller may act on it. The single access decision for now:
-    /// the bucket's owner may do anything, nobody else anything (ACLs and policies extend this).
-    pub(crate) fn authorized_bucket(&self, ctx: &Ctx) -> S3Result<BucketRecord> {
-        let bucket = self.engine.bucket(ctx.bucket_name())?;
-        match ctx.principal.canonical_id() {
-            Some(id) if id == bucket.owner => Ok(bucket),
-            _ => Err(S3Error::new(ErrorCode::AccessDenied)),
         }
     }
 

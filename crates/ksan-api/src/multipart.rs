@@ -38,7 +38,7 @@ impl S3Api {
     pub(crate) async fn create_multipart_upload(&self, ctx: &Ctx) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx)?;
         let h = &ctx.headers;
-        let (owner, owner_display_name) = ctx.owner();
+        let ownership = self.new_object_ownership(ctx, &bucket)?;
         let algorithm = match headers::get(h, "x-amz-checksum-algorithm") {
             None => None,
             Some(a) => Some(a.parse::<ChecksumAlgorithm>().map_err(|_| {
@@ -58,11 +58,13 @@ impl S3Api {
             }
         };
         let object = NewObject {
-            owner,
-            owner_display_name,
+            owner: ownership.owner,
+            owner_display_name: ownership.owner_display_name,
             headers: headers::content_headers(h),
             user_meta: headers::user_metadata(h)?,
             storage_class: headers::storage_class(h)?,
+            acl: ownership.acl,
+            tags: crate::tagging::from_header(ctx)?,
         };
         let upload = self
             .engine
@@ -127,13 +129,11 @@ impl S3Api {
         let upload_id = upload_id(ctx)?;
         let (src_bucket, src_key, src_version) =
             parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or_default())?;
-        let src_bucket_record = self.engine.bucket(&src_bucket)?;
-        if ctx.principal.canonical_id() != Some(src_bucket_record.owner.as_str()) {
-            return Err(S3Error::new(ErrorCode::AccessDenied));
-        }
+        let src_bucket_record = self.source_bucket(ctx, &src_bucket)?;
         // The upload must exist before the source is looked at.
         self.engine.get_upload(&bucket.name, ctx.key(), upload_id)?;
         let source = self.engine.lookup(&src_bucket, &src_key, src_version.as_deref())?;
+        self.check_source(ctx, &src_bucket_record, &source.version, src_version.is_some())?;
         if let Precondition::NotModified =
             headers::read_conditions(&ctx.headers, &source.version, "x-amz-copy-source-")?
         {

@@ -39,16 +39,18 @@ impl S3Api {
         if declared_len.is_none() && headers::get(h, "transfer-encoding").is_none() {
             return Err(S3Error::new(ErrorCode::MissingContentLength));
         }
-        let (owner, owner_display_name) = ctx.owner();
+        let ownership = self.new_object_ownership(ctx, &bucket)?;
         let req = PutObjectRequest {
             bucket: bucket.name.clone(),
             key: ctx.key().to_owned(),
             object: NewObject {
-                owner,
-                owner_display_name,
+                owner: ownership.owner,
+                owner_display_name: ownership.owner_display_name,
                 headers: headers::content_headers(h),
                 user_meta: headers::user_metadata(h)?,
                 storage_class: headers::storage_class(h)?,
+                acl: ownership.acl,
+                tags: crate::tagging::from_header(ctx)?,
             },
             content_length: declared_len,
             content_md5: headers::content_md5(h)?,
@@ -72,9 +74,13 @@ impl S3Api {
     }
 
     pub(crate) async fn get_object(&self, ctx: &Ctx, head: bool) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
+        let bucket = self.object_access(ctx)?;
         let q = &ctx.route.query;
-        let handle = self.engine.lookup(&bucket.name, ctx.key(), q.get("versionId"))?;
+        let handle = self
+            .engine
+            .lookup(&bucket.name, ctx.key(), q.get("versionId"))
+            .map_err(|e| self.missing_object(ctx, &bucket, e))?;
+        self.check_object(ctx, &bucket, &handle.version)?;
         let v = &handle.version;
         let versioned = bucket.versioning != Versioning::Unversioned;
         if let Precondition::NotModified = headers::read_conditions(&ctx.headers, v, "")? {
@@ -192,12 +198,10 @@ impl S3Api {
         let (src_bucket, src_key, src_version) =
             parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or_default())?;
         headers::check_key(&src_key)?;
-        let src_bucket_record = self.engine.bucket(&src_bucket)?;
-        if ctx.principal.canonical_id() != Some(src_bucket_record.owner.as_str()) {
-            return Err(S3Error::new(ErrorCode::AccessDenied));
-        }
+        let src_bucket_record = self.source_bucket(ctx, &src_bucket)?;
         let source = self.engine.lookup(&src_bucket, &src_key, src_version.as_deref())?;
         let sv = &source.version;
+        self.check_source(ctx, &src_bucket_record, sv, src_version.is_some())?;
         if let Precondition::NotModified = headers::read_conditions(&ctx.headers, sv, "x-amz-copy-source-")? {
             // A copy whose source "was not modified" fails rather than answering 304.
             return Err(S3Error::new(ErrorCode::PreconditionFailed));
@@ -226,13 +230,25 @@ impl S3Api {
         } else {
             (sv.headers.clone(), sv.user_meta.clone())
         };
-        let (owner, owner_display_name) = ctx.owner();
+        let ownership = self.new_object_ownership(ctx, &bucket)?;
         let object = NewObject {
-            owner,
-            owner_display_name,
+            owner: ownership.owner,
+            owner_display_name: ownership.owner_display_name,
             headers: headers_,
             user_meta,
             storage_class: storage_class.or_else(|| if replace { None } else { sv.storage_class.clone() }),
+            acl: ownership.acl,
+            tags: match headers::get(h, "x-amz-tagging-directive") {
+                None | Some("COPY") => sv.tags.clone(),
+                Some("REPLACE") => crate::tagging::from_header(ctx)?,
+                Some(other) => {
+                    return Err(S3Error::invalid_argument(
+                        "Unknown tagging directive.",
+                        "x-amz-tagging-directive",
+                        other,
+                    ));
+                }
+            },
         };
         let conditions: WriteConditions = headers::write_conditions(h);
         let v = self

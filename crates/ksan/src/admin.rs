@@ -39,6 +39,8 @@ pub struct CreateUser {
     pub name: String,
     pub access_key: Option<String>,
     pub secret_key: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -132,7 +134,11 @@ impl Admin {
                 };
                 let ak = req.access_key.unwrap_or_else(generate_access_key);
                 let sk = req.secret_key.unwrap_or_else(generate_secret_key);
-                match self.engine.create_user(&req.name, &ak, &sk, false).await {
+                match self
+                    .engine
+                    .create_user_with_email(&req.name, &ak, &sk, false, req.email)
+                    .await
+                {
                     Ok(user) => {
                         let mut i = info(user);
                         i.secret_key = Some(sk);

@@ -43,6 +43,10 @@ pub struct ServerArgs {
     /// that started before the change can finish [default: 60]
     #[arg(long, env = "KSAN_GC_GRACE")]
     pub gc_grace: Option<u64>,
+    /// Address or CIDR of a reverse proxy whose X-Forwarded-For is trusted for aws:SourceIp;
+    /// repeatable. Without one, X-Forwarded-For is ignored.
+    #[arg(long = "trusted-proxy", env = "KSAN_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// The same settings as read from a TOML file.
@@ -60,6 +64,8 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     gc_interval: Option<u64>,
     gc_grace: Option<u64>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +85,7 @@ pub struct ServerConfig {
     pub tls: Option<TlsConfig>,
     pub gc_interval: u64,
     pub gc_grace: u64,
+    pub trusted_proxies: Vec<(std::net::IpAddr, u8)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +96,8 @@ pub enum ConfigError {
     Parse(PathBuf, toml::de::Error),
     #[error("--tls-listen needs --tls-cert and --tls-key")]
     TlsIncomplete,
+    #[error("--trusted-proxy {0}: expected an IP address or CIDR")]
+    BadProxy(String),
 }
 
 impl ServerArgs {
@@ -108,6 +117,15 @@ impl ServerArgs {
                 _ => return Err(ConfigError::TlsIncomplete),
             },
         };
+        let proxies = if self.trusted_proxies.is_empty() {
+            file.trusted_proxies
+        } else {
+            self.trusted_proxies
+        };
+        let trusted_proxies = proxies
+            .iter()
+            .map(|p| ksan_api::parse_network(p.trim()).ok_or_else(|| ConfigError::BadProxy(p.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(ServerConfig {
             data: self.data.or(file.data).unwrap_or_else(|| PathBuf::from("data")),
             listen: self
@@ -127,6 +145,7 @@ impl ServerArgs {
             tls,
             gc_interval: self.gc_interval.or(file.gc_interval).unwrap_or(30),
             gc_grace: self.gc_grace.or(file.gc_grace).unwrap_or(60),
+            trusted_proxies,
         })
     }
 }

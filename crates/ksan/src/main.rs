@@ -43,6 +43,9 @@ enum UserCommand {
         access_key: Option<String>,
         #[arg(long)]
         secret_key: Option<String>,
+        /// E-mail address ACL grants (`emailAddress=`) can name the user by.
+        #[arg(long)]
+        email: Option<String>,
     },
     /// List users.
     List,
@@ -139,11 +142,13 @@ async fn run_user(command: UserCommand, admin: client::AdminArgs) -> Result<(), 
             name,
             access_key,
             secret_key,
+            email,
         } => {
             let body = serde_json::to_vec(&admin::CreateUser {
                 name,
                 access_key,
                 secret_key,
+                email,
             })?;
             let user: admin::UserInfo = serde_json::from_slice(&client.call("POST", "/admin/v1/users", body).await?)?;
             println!("user:       {}", user.name);

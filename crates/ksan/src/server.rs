@@ -86,6 +86,7 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
         ApiConfig {
             region: config.region.clone(),
             domains: config.domains.clone(),
+            trusted_proxies: config.trusted_proxies.clone(),
         },
     ));
     let metrics = Arc::new(Metrics::default());
