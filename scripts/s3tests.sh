@@ -19,7 +19,7 @@ PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
 for _ in $(seq 100); do grep -q "admin on" "$DATA/server.out" 2>/dev/null && break; sleep 0.1; done
 export KSAN_ADMIN_ENDPOINT="http://127.0.0.1:$((PORT+1))" KSAN_ROOT_ACCESS_KEY=$MAIN_AK KSAN_ROOT_SECRET_KEY=$MAIN_SK
-"$BIN" user create alt --access-key "$ALT_AK" --secret-key "$ALT_SK" > /dev/null
-"$BIN" user create tenant --access-key "$TENANT_AK" --secret-key "$TENANT_SK" > /dev/null
+"$BIN" user create alt --access-key "$ALT_AK" --secret-key "$ALT_SK" --email john.doe@example.com > /dev/null
+"$BIN" user create tenant --access-key "$TENANT_AK" --secret-key "$TENANT_SK" --email tenanteduser@example.com > /dev/null
 "$SHARED/conformance/s3tests/run.sh" "http://127.0.0.1:$PORT" "$@" || true
 echo "server log: $DATA/server.log"

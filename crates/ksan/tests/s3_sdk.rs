@@ -1311,3 +1311,273 @@ async fn space_of_replaced_and_deleted_objects_is_reclaimed() {
     }
     assert_eq!(blob_bytes(), 0, "replaced and deleted blobs must be unlinked");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acls_policies_access_blocks_and_ownership() {
+    use aws_sdk_s3::types::{
+        AccessControlPolicy, BucketCannedAcl, Grant, Grantee, ObjectCannedAcl, ObjectOwnership, Owner,
+        OwnershipControls, OwnershipControlsRule, Permission, PublicAccessBlockConfiguration, Type,
+    };
+    let server = TestServer::start();
+    let s3 = server.client();
+    server.create_user("dave", "DAVEACCESSKEY0000001", "dave-secret-key-0000000000000000000001");
+    let dave = server.client_for("DAVEACCESSKEY0000001", "dave-secret-key-0000000000000000000001");
+    let dave_id = dave
+        .list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .owner()
+        .and_then(|o| o.id())
+        .unwrap()
+        .to_owned();
+    let root_id = s3
+        .list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .owner()
+        .and_then(|o| o.id())
+        .unwrap()
+        .to_owned();
+
+    // Default ACL: the owner's full control.
+    s3.create_bucket().bucket("shared").send().await.unwrap();
+    let acl = s3.get_bucket_acl().bucket("shared").send().await.unwrap();
+    assert_eq!(acl.owner().and_then(|o| o.id()), Some(root_id.as_str()));
+    assert_eq!(acl.grants().len(), 1);
+    assert_eq!(acl.grants()[0].permission(), Some(&Permission::FullControl));
+    assert_eq!(
+        acl.grants()[0].grantee().map(|g| g.r#type()),
+        Some(&Type::CanonicalUser)
+    );
+
+    // Grant dave WRITE and READ on the bucket with an AccessControlPolicy document.
+    let grant = |perm: Permission| {
+        Grant::builder()
+            .grantee(
+                Grantee::builder()
+                    .r#type(Type::CanonicalUser)
+                    .id(&dave_id)
+                    .build()
+                    .unwrap(),
+            )
+            .permission(perm)
+            .build()
+    };
+    let owner_grant = Grant::builder()
+        .grantee(
+            Grantee::builder()
+                .r#type(Type::CanonicalUser)
+                .id(&root_id)
+                .build()
+                .unwrap(),
+        )
+        .permission(Permission::FullControl)
+        .build();
+    s3.put_bucket_acl()
+        .bucket("shared")
+        .access_control_policy(
+            AccessControlPolicy::builder()
+                .owner(Owner::builder().id(&root_id).build())
+                .grants(owner_grant)
+                .grants(grant(Permission::Write))
+                .grants(grant(Permission::Read))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let acl = s3.get_bucket_acl().bucket("shared").send().await.unwrap();
+    assert_eq!(acl.grants().len(), 3);
+    assert!(
+        acl.grants()
+            .iter()
+            .any(|g| g.grantee().and_then(|g| g.display_name()) == Some("dave"))
+    );
+    // dave writes an object he owns; root (the bucket owner) can list it but not read it.
+    dave.put_object()
+        .bucket("shared")
+        .key("daves")
+        .body(ByteStream::from_static(b"dave's"))
+        .send()
+        .await
+        .unwrap();
+    dave.list_objects_v2().bucket("shared").send().await.unwrap();
+    let e = s3.get_object().bucket("shared").key("daves").send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "AccessDenied");
+    let oacl = dave
+        .get_object_acl()
+        .bucket("shared")
+        .key("daves")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(oacl.owner().and_then(|o| o.id()), Some(dave_id.as_str()));
+    // ...until dave grants it with a canned ACL.
+    dave.put_object_acl()
+        .bucket("shared")
+        .key("daves")
+        .acl(ObjectCannedAcl::BucketOwnerRead)
+        .send()
+        .await
+        .unwrap();
+    let got = s3.get_object().bucket("shared").key("daves").send().await.unwrap();
+    assert_eq!(body_of(got).await, b"dave's");
+    // The bucket owner may delete any object in its bucket.
+    s3.delete_object().bucket("shared").key("daves").send().await.unwrap();
+
+    // Object ACLs are per version.
+    s3.put_bucket_versioning()
+        .bucket("shared")
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let v1 = s3
+        .put_object()
+        .bucket("shared")
+        .key("v")
+        .acl(ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"one"))
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned();
+    s3.put_object()
+        .bucket("shared")
+        .key("v")
+        .body(ByteStream::from_static(b"two"))
+        .send()
+        .await
+        .unwrap();
+    let anon = server.anonymous_client();
+    assert!(anon.get_object().bucket("shared").key("v").send().await.is_err());
+    let old = s3
+        .get_object_acl()
+        .bucket("shared")
+        .key("v")
+        .version_id(&v1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.grants().len(), 2);
+    let current = s3.get_object_acl().bucket("shared").key("v").send().await.unwrap();
+    assert_eq!(current.grants().len(), 1);
+
+    // Policy: stored exactly as given; a public one reports IsPublic.
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"r","Effect":"Allow","Principal":{"AWS":"*"},"Action":["s3:GetObject"],"Resource":"arn:aws:s3:::shared/pub/*"}]}"#;
+    let e = s3.get_bucket_policy().bucket("shared").send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "NoSuchBucketPolicy");
+    s3.put_bucket_policy()
+        .bucket("shared")
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let got = s3.get_bucket_policy().bucket("shared").send().await.unwrap();
+    assert_eq!(got.policy(), Some(policy));
+    let status = s3.get_bucket_policy_status().bucket("shared").send().await.unwrap();
+    assert_eq!(status.policy_status().and_then(|s| s.is_public()), Some(true));
+    s3.put_object()
+        .bucket("shared")
+        .key("pub/a")
+        .body(ByteStream::from_static(b"public"))
+        .send()
+        .await
+        .unwrap();
+    let got = anon.get_object().bucket("shared").key("pub/a").send().await.unwrap();
+    assert_eq!(body_of(got).await, b"public");
+    s3.delete_bucket_policy().bucket("shared").send().await.unwrap();
+    assert!(anon.get_object().bucket("shared").key("pub/a").send().await.is_err());
+
+    // Public access block round trip.
+    let e = s3.get_public_access_block().bucket("shared").send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "NoSuchPublicAccessBlockConfiguration");
+    s3.put_public_access_block()
+        .bucket("shared")
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .block_public_policy(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let got = s3.get_public_access_block().bucket("shared").send().await.unwrap();
+    let c = got.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (
+            c.block_public_acls(),
+            c.ignore_public_acls(),
+            c.block_public_policy(),
+            c.restrict_public_buckets()
+        ),
+        (Some(true), Some(false), Some(true), Some(false))
+    );
+    let e = s3
+        .put_bucket_acl()
+        .bucket("shared")
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "AccessDenied");
+    let e = s3
+        .put_bucket_policy()
+        .bucket("shared")
+        .policy(policy)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "AccessDenied");
+    s3.delete_public_access_block().bucket("shared").send().await.unwrap();
+
+    // Ownership controls: BucketOwnerPreferred gives bucket-owner-full-control uploads to the
+    // bucket owner.
+    let e = s3
+        .get_bucket_ownership_controls()
+        .bucket("shared")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "OwnershipControlsNotFoundError");
+    s3.put_bucket_ownership_controls()
+        .bucket("shared")
+        .ownership_controls(
+            OwnershipControls::builder()
+                .rules(
+                    OwnershipControlsRule::builder()
+                        .object_ownership(ObjectOwnership::BucketOwnerPreferred)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    dave.put_object()
+        .bucket("shared")
+        .key("given")
+        .acl(ObjectCannedAcl::BucketOwnerFullControl)
+        .body(ByteStream::from_static(b"gift"))
+        .send()
+        .await
+        .unwrap();
+    let oacl = s3.get_object_acl().bucket("shared").key("given").send().await.unwrap();
+    assert_eq!(oacl.owner().and_then(|o| o.id()), Some(root_id.as_str()));
+    s3.delete_bucket_ownership_controls()
+        .bucket("shared")
+        .send()
+        .await
+        .unwrap();
+}

@@ -203,7 +203,22 @@ impl TestServer {
         body: Vec<u8>,
         payload_hash: Option<&str>,
     ) -> (StatusCode, HeaderMap, Bytes) {
-        let mut h = self.sign_headers(
+        self.signed_as((ROOT_AK, ROOT_SK), method, path_and_query, extra, body, payload_hash)
+            .await
+    }
+
+    /// As `signed`, with another user's keys.
+    pub async fn signed_as(
+        &self,
+        (ak, sk): (&str, &str),
+        method: &str,
+        path_and_query: &str,
+        extra: &[(&str, &str)],
+        body: Vec<u8>,
+        payload_hash: Option<&str>,
+    ) -> (StatusCode, HeaderMap, Bytes) {
+        let mut h = self.sign_headers_as(
+            (ak, sk),
             method,
             path_and_query,
             extra,
@@ -217,6 +232,28 @@ impl TestServer {
 
     pub fn sign_headers(
         &self,
+        method: &str,
+        path_and_query: &str,
+        extra: &[(&str, &str)],
+        body: &[u8],
+        payload_hash: Option<&str>,
+        now: time::OffsetDateTime,
+    ) -> HeaderMap {
+        self.sign_headers_as(
+            (ROOT_AK, ROOT_SK),
+            method,
+            path_and_query,
+            extra,
+            body,
+            payload_hash,
+            now,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn sign_headers_as(
+        &self,
+        (ak, sk): (&str, &str),
         method: &str,
         path_and_query: &str,
         extra: &[(&str, &str)],
@@ -238,7 +275,7 @@ impl TestServer {
             .unwrap_or_else(|| hex::encode(sha2::Sha256::digest(body)));
         let uri: Uri = path_and_query.parse().expect("uri");
         let method: Method = method.parse().expect("method");
-        ksan_proto::auth::sign::sign_v4(&method, &uri, &mut h, &hash, ROOT_AK, ROOT_SK, REGION, now);
+        ksan_proto::auth::sign::sign_v4(&method, &uri, &mut h, &hash, ak, sk, REGION, now);
         h
     }
 }
