@@ -6,7 +6,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use ksan_engine::access::acl::Permission;
-use ksan_engine::access::policy::{BucketPolicy, ConditionContext};
+pub use ksan_engine::access::policy::parse_network;
+use ksan_engine::access::policy::{BucketPolicy, ConditionContext, in_network};
 use ksan_engine::access::{AccessRequest, AclCheck, Action, ObjectFacts, decide};
 use ksan_engine::{BucketRecord, ObjectVersion};
 use ksan_proto::auth::SignatureKind;
@@ -123,35 +124,6 @@ pub(crate) fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[(I
     nearest
 }
 
-/// Parse `addr` or `addr/prefix` (IPv4 or IPv6).
-pub fn parse_network(s: &str) -> Option<(IpAddr, u8)> {
-    let (addr, prefix) = match s.split_once('/') {
-        Some((a, p)) => (a.parse::<IpAddr>().ok()?, Some(p.parse::<u8>().ok()?)),
-        None => (s.parse::<IpAddr>().ok()?, None),
-    };
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let prefix = prefix.unwrap_or(max);
-    (prefix <= max).then_some((addr, prefix))
-}
-
-fn in_network(ip: IpAddr, (net, prefix): (IpAddr, u8)) -> bool {
-    let bits = |ip: IpAddr| -> (u128, u32) {
-        match ip {
-            IpAddr::V4(v4) => (u32::from(v4) as u128, 32),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => (u32::from(v4) as u128, 32),
-                None => (u128::from(v6), 128),
-            },
-        }
-    };
-    let ((a, width_a), (b, width_b)) = (bits(ip), bits(net));
-    if width_a != width_b {
-        return false;
-    }
-    let shift = width_a - u32::from(prefix).min(width_a);
-    shift >= width_a || (a >> shift) == (b >> shift)
-}
-
 impl S3Api {
     /// The parsed policy of a bucket, parsed once per policy text.
     pub(crate) fn policy_of(&self, bucket: &BucketRecord) -> S3Result<Option<Arc<BucketPolicy>>> {
@@ -175,81 +147,18 @@ impl S3Api {
         Ok(Some(parsed))
     }
 
-    /// The request's condition keys, as the policy language names them.
-    pub(crate) fn condition_context(&self, ctx: &Ctx, object: Option<&ObjectVersion>) -> ConditionContext {
+    /// The request's values of the condition keys `policy` reads (only those: most policies
+    /// read few or none, and this runs on every request to a bucket with a policy).
+    pub(crate) fn condition_context(
+        &self,
+        ctx: &Ctx,
+        object: Option<&ObjectVersion>,
+        policy: &BucketPolicy,
+    ) -> ConditionContext {
         let mut c = ConditionContext::new();
-        c.set("aws:SourceIp", ctx.client_ip.to_string());
-        c.set("aws:SecureTransport", if ctx.conn.tls { "true" } else { "false" });
-        let now = time::OffsetDateTime::now_utc();
-        c.set(
-            "aws:CurrentTime",
-            crate::format_iso8601((now.unix_timestamp_nanos() / 1_000_000) as i64),
-        );
-        c.set("aws:EpochTime", now.unix_timestamp().to_string());
-        if let Some(ua) = ctx.header("user-agent") {
-            c.set("aws:UserAgent", ua);
-        }
-        if let Some(referer) = ctx.header("referer") {
-            c.set("aws:Referer", referer);
-        }
-        match ctx.principal.user() {
-            Some(u) => {
-                c.set("aws:username", u.name.as_str());
-                c.set("aws:userid", u.canonical_id.as_str());
-                // Every ksan user is an account of its own.
-                c.set("aws:PrincipalType", "Account");
-                c.set("aws:PrincipalAccount", u.name.as_str());
-            }
-            None => {
-                c.set("aws:userid", "anonymous");
-                c.set("aws:PrincipalType", "Anonymous");
-            }
-        }
-        let (sigver, auth_type) = match ctx.signature {
-            SignatureKind::Anonymous => (None, None),
-            SignatureKind::V2Header => (Some("AWS"), Some("REST-HEADER")),
-            SignatureKind::V2Query => (Some("AWS"), Some("REST-QUERY-STRING")),
-            SignatureKind::V4Header => (Some("AWS4-HMAC-SHA256"), Some("REST-HEADER")),
-            SignatureKind::V4Query => (Some("AWS4-HMAC-SHA256"), Some("REST-QUERY-STRING")),
-        };
-        if let (Some(v), Some(t)) = (sigver, auth_type) {
-            c.set("s3:signatureversion", v);
-            c.set("s3:authType", t);
-        }
-        // Every x-amz-* header is a condition key of the same name (s3:x-amz-acl,
-        // s3:x-amz-grant-read, s3:x-amz-copy-source, s3:x-amz-server-side-encryption, ...).
-        for (name, value) in &ctx.headers {
-            let name = name.as_str();
-            if name.starts_with("x-amz-")
-                && !name.starts_with("x-amz-meta-")
-                && let Ok(v) = value.to_str()
-            {
-                c.set(&format!("s3:{name}"), v);
-            }
-        }
-        let q = &ctx.route.query;
-        for (param, key) in [
-            ("prefix", "s3:prefix"),
-            ("delimiter", "s3:delimiter"),
-            ("max-keys", "s3:max-keys"),
-            ("versionId", "s3:VersionId"),
-        ] {
-            if let Some(v) = q.get(param) {
-                c.set(key, v);
-            }
-        }
-        if let Some(tagging) = ctx.header("x-amz-tagging") {
-            let mut keys = Vec::new();
-            for (k, v) in url_pairs(tagging) {
-                c.set(&format!("s3:RequestObjectTag/{k}"), v);
-                keys.push(k);
-            }
-            c.set_all("s3:RequestObjectTagKeys", keys);
-        }
-        if let Some(v) = object {
-            c.set("s3:VersionId", v.version_id_str());
-            for (k, val) in &v.tags {
-                c.set(&format!("s3:ExistingObjectTag/{k}"), val.as_str());
+        for key in policy.condition_keys() {
+            if let Some(values) = condition_value(ctx, object, key) {
+                c.set_all(key, values);
             }
         }
         c
@@ -279,11 +188,11 @@ impl S3Api {
         object: Option<&ObjectVersion>,
     ) -> S3Result<bool> {
         let policy = self.policy_of(bucket)?;
-        let context = match policy {
-            Some(_) => self.condition_context(ctx, object),
-            None => ConditionContext::new(),
+        // Condition keys and the resource ARN matter only to a policy.
+        let (context, resource) = match &policy {
+            Some(p) => (self.condition_context(ctx, object, p), resource_arn(&bucket.name, key)),
+            None => (ConditionContext::new(), String::new()),
         };
-        let resource = resource_arn(&bucket.name, key);
         let facts = object.map(|v| ObjectFacts {
             owner: &v.owner,
             owner_display_name: &v.owner_display_name,
@@ -354,8 +263,8 @@ impl S3Api {
         let list = action_of(Endpoint::ListObjects, false);
         let may_list = match self.policy_of(bucket) {
             Ok(policy) => {
-                let mut context = match policy {
-                    Some(_) => self.condition_context(ctx, None),
+                let mut context = match &policy {
+                    Some(p) => self.condition_context(ctx, None, p),
                     None => ConditionContext::new(),
                 };
                 context.set("s3:prefix", ctx.key());
@@ -411,6 +320,69 @@ impl S3Api {
             Some(key),
             None,
         )
+    }
+}
+
+/// The request's value(s) of one condition key (lower-cased), if it has any.
+fn condition_value(ctx: &Ctx, object: Option<&ObjectVersion>, key: &str) -> Option<Vec<String>> {
+    let user = ctx.principal.user();
+    let q = &ctx.route.query;
+    let one = |v: &str| Some(vec![v.to_owned()]);
+    match key {
+        "aws:sourceip" => one(&ctx.client_ip.to_string()),
+        "aws:securetransport" => one(if ctx.conn.tls { "true" } else { "false" }),
+        "aws:currenttime" => {
+            let now = time::OffsetDateTime::now_utc();
+            one(&crate::format_iso8601((now.unix_timestamp_nanos() / 1_000_000) as i64))
+        }
+        "aws:epochtime" => one(&time::OffsetDateTime::now_utc().unix_timestamp().to_string()),
+        "aws:useragent" => one(ctx.header("user-agent")?),
+        "aws:referer" => one(ctx.header("referer")?),
+        "aws:username" => one(&user?.name),
+        // Every ksan user is an account of its own.
+        "aws:principalaccount" => one(&user?.name),
+        "aws:userid" => one(user.map_or("anonymous", |u| u.canonical_id.as_str())),
+        "aws:principaltype" => one(if user.is_some() { "Account" } else { "Anonymous" }),
+        "s3:signatureversion" => match ctx.signature {
+            SignatureKind::Anonymous => None,
+            SignatureKind::V2Header | SignatureKind::V2Query => one("AWS"),
+            SignatureKind::V4Header | SignatureKind::V4Query => one("AWS4-HMAC-SHA256"),
+        },
+        "s3:authtype" => match ctx.signature {
+            SignatureKind::Anonymous => None,
+            SignatureKind::V2Header | SignatureKind::V4Header => one("REST-HEADER"),
+            SignatureKind::V2Query | SignatureKind::V4Query => one("REST-QUERY-STRING"),
+        },
+        "s3:prefix" => one(q.get("prefix")?),
+        "s3:delimiter" => one(q.get("delimiter")?),
+        "s3:max-keys" => one(q.get("max-keys")?),
+        "s3:versionid" => match (q.get("versionId"), object) {
+            (Some(v), _) => one(v),
+            (None, Some(v)) => one(v.version_id_str()),
+            (None, None) => None,
+        },
+        "s3:requestobjecttagkeys" => Some(
+            url_pairs(ctx.header("x-amz-tagging")?)
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect(),
+        ),
+        _ => {
+            // Tag keys are compared without regard to case: condition keys are case-insensitive.
+            if let Some(tag) = key.strip_prefix("s3:requestobjecttag/") {
+                let pairs = url_pairs(ctx.header("x-amz-tagging")?);
+                let (_, v) = pairs.into_iter().find(|(k, _)| k.eq_ignore_ascii_case(tag))?;
+                return Some(vec![v]);
+            }
+            if let Some(tag) = key.strip_prefix("s3:existingobjecttag/") {
+                let (_, v) = object?.tags.iter().find(|(k, _)| k.eq_ignore_ascii_case(tag))?;
+                return one(v);
+            }
+            // s3:x-amz-acl, s3:x-amz-grant-*, s3:x-amz-copy-source, s3:x-amz-metadata-directive,
+            // s3:x-amz-server-side-encryption, s3:x-amz-content-sha256, ...: the header's value.
+            let header = key.strip_prefix("s3:").filter(|h| h.starts_with("x-amz-"))?;
+            one(ctx.header(header)?)
+        }
     }
 }
 

@@ -11,7 +11,11 @@ const ROOT: (&str, &str) = (ROOT_AK, ROOT_SK);
 
 /// 403 AccessDenied (HEAD answers carry no body to name the code).
 fn denied(resp: &(StatusCode, HeaderMap, bytes::Bytes), what: &str) {
-    let code = if resp.2.is_empty() { "AccessDenied".to_owned() } else { error_code(&resp.2) };
+    let code = if resp.2.is_empty() {
+        "AccessDenied".to_owned()
+    } else {
+        error_code(&resp.2)
+    };
     assert_eq!(
         (resp.0, code.as_str()),
         (StatusCode::FORBIDDEN, "AccessDenied"),
@@ -594,4 +598,62 @@ async fn bucket_owner_enforced_turns_acls_off() {
         .signed("GET", "/enforced?ownershipControls", &[], vec![], None)
         .await;
     assert!(String::from_utf8_lossy(&body).contains("<ObjectOwnership>BucketOwnerEnforced</ObjectOwnership>"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditions_read_the_request() {
+    let server = setup().await;
+    // Variables and s3:prefix: bob may list his own home, nothing else.
+    let p = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::bob:root"},"Action":"s3:ListBucket","Resource":"arn:aws:s3:::priv","Condition":{"StringLike":{"s3:prefix":"home/${aws:username}/*"}}},
+        {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::bob:user/bob"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::priv/home/${aws:username}/*","Condition":{"StringEquals":{"s3:x-amz-acl":"bucket-owner-full-control"}}},
+        {"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::priv/*","Condition":{"StringEquals":{"s3:ExistingObjectTag/class":"public"}}}
+    ]}"#;
+    ok(&put_policy(&server, "priv", p).await, "policy");
+    let bob = |path: &'static str| server.signed_as(BOB, "GET", path, &[], vec![], None);
+    ok(&bob("/priv?prefix=home/bob/").await, "bob lists his home");
+    denied(&bob("/priv?prefix=home/root/").await, "bob lists root's home");
+    denied(&bob("/priv").await, "bob lists everything");
+    // s3:x-amz-acl: only uploads that hand the object to the bucket owner, only in his home.
+    let server_ref = &server;
+    let put = |path: &'static str, acl: Option<&'static str>| {
+        let headers: Vec<(&str, &str)> = acl.into_iter().map(|a| ("x-amz-acl", a)).collect();
+        async move {
+            server_ref
+                .signed_as(BOB, "PUT", path, &headers, b"b".to_vec(), None)
+                .await
+        }
+    };
+    denied(&put("/priv/home/bob/a", None).await, "no acl header");
+    denied(&put("/priv/home/bob/a", Some("private")).await, "another acl");
+    ok(
+        &put("/priv/home/bob/a", Some("bucket-owner-full-control")).await,
+        "right acl",
+    );
+    denied(
+        &put("/priv/home/root/a", Some("bucket-owner-full-control")).await,
+        "outside his home",
+    );
+    // s3:ExistingObjectTag: objects tagged public are readable by anyone.
+    denied(&anon(&server, "GET", "/priv/secret", b"").await, "untagged");
+    let tagging = b"<Tagging><TagSet><Tag><Key>class</Key><Value>public</Value></Tag></TagSet></Tagging>".to_vec();
+    ok(
+        &server.signed("PUT", "/priv/secret?tagging", &[], tagging, None).await,
+        "tag it",
+    );
+    ok(&anon(&server, "GET", "/priv/secret", b"").await, "tagged public");
+    let (_, headers, _) = server.signed("HEAD", "/priv/secret", &[], vec![], None).await;
+    assert_eq!(headers.get("x-amz-tagging-count").unwrap(), "1");
+
+    // aws:SecureTransport: a bucket that refuses plain HTTP refuses its owner too.
+    let p = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::priv","arn:aws:s3:::priv/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
+    ok(&put_policy(&server, "priv", p).await, "https-only policy");
+    denied(
+        &server.signed("GET", "/priv/secret", &[], vec![], None).await,
+        "owner over http",
+    );
+    ok(
+        &server.signed("DELETE", "/priv?policy", &[], vec![], None).await,
+        "owner removes it",
+    );
 }

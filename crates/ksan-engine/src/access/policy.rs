@@ -70,6 +70,9 @@ pub struct PolicyRequest<'a> {
 #[derive(Debug, Clone)]
 pub struct BucketPolicy {
     statements: Vec<Statement>,
+    /// Every condition key the policy reads (conditions and `${...}` variables), lower-cased:
+    /// a request's context needs only these.
+    keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -438,7 +441,7 @@ fn parse_conditions(v: &Value) -> Result<Vec<Condition>, PolicyError> {
             // Values that can never be read would make the condition silently false.
             for value in &values {
                 let valid = match operator {
-                    Operator::IpAddress => parse_cidr(value).is_some(),
+                    Operator::IpAddress => parse_network(value).is_some(),
                     Operator::Null | Operator::Bool => {
                         value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false")
                     }
@@ -568,7 +571,22 @@ impl BucketPolicy {
             Some(one @ Value::Object(_)) => vec![parse_statement(one, bucket)?],
             _ => return err("Missing required field Statement"),
         };
-        Ok(BucketPolicy { statements })
+        let mut keys = Vec::new();
+        for s in &statements {
+            for c in &s.conditions {
+                keys.push(c.key.clone());
+                keys.extend(c.values.iter().flat_map(|v| variables(v)));
+            }
+            keys.extend(s.resources.items.iter().flat_map(|r| variables(r)));
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(BucketPolicy { statements, keys })
+    }
+
+    /// The condition keys this policy reads, lower-cased.
+    pub fn condition_keys(&self) -> &[String] {
+        &self.keys
     }
 
     /// An explicit Deny wins, else an Allow, else no opinion.
@@ -677,7 +695,7 @@ impl Condition {
                     && self
                         .values
                         .iter()
-                        .all(|v| parse_cidr(v).is_some_and(|(_, prefix)| prefix > 0))
+                        .all(|v| parse_network(v).is_some_and(|(_, prefix)| prefix > 0))
             }
             _ => !self.values.iter().any(|v| v == "*"),
         }
@@ -718,8 +736,8 @@ impl Operator {
             }
             Bool => request.eq_ignore_ascii_case(policy),
             BinaryEquals => request == policy,
-            IpAddress => match (request.parse::<IpAddr>(), parse_cidr(policy)) {
-                (Ok(ip), Some(net)) => ip_in(ip, net),
+            IpAddress => match (request.parse::<IpAddr>(), parse_network(policy)) {
+                (Ok(ip), Some(net)) => in_network(ip, net),
                 _ => false,
             },
             ArnEquals => arn_match(policy, request, false),
@@ -756,7 +774,7 @@ fn parse_date(s: &str) -> Option<i128> {
 }
 
 /// `addr/prefix` or a bare address (a single host).
-fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
+pub fn parse_network(s: &str) -> Option<(IpAddr, u8)> {
     let s = s.trim();
     let (addr, prefix) = match s.split_once('/') {
         Some((a, p)) => (a.parse::<IpAddr>().ok()?, Some(p.parse::<u8>().ok()?)),
@@ -767,7 +785,7 @@ fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
     (prefix <= max).then_some((addr, prefix))
 }
 
-fn ip_in(ip: IpAddr, (net, prefix): (IpAddr, u8)) -> bool {
+pub fn in_network(ip: IpAddr, (net, prefix): (IpAddr, u8)) -> bool {
     fn bits(ip: IpAddr) -> (u128, u32) {
         match ip {
             IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
@@ -812,6 +830,22 @@ fn substitute(s: &str, ctx: &ConditionContext) -> Option<String> {
     }
     out.push_str(rest);
     Some(out)
+}
+
+/// The keys of the `${...}` variables in a string, lower-cased (not `${*}`, `${?}`, `${$}`).
+fn variables(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else { break };
+        let name = &after[..end];
+        if !matches!(name, "*" | "?" | "$") {
+            out.push(name.to_ascii_lowercase());
+        }
+        rest = &after[end + 1..];
+    }
+    out
 }
 
 /// `*` matches any run of characters, `?` one character.
@@ -1094,6 +1128,10 @@ mod tests {
             PolicyDecision::NoMatch
         );
         assert_eq!(substitute("a${*}b${?}${$}", &empty).as_deref(), Some("a*b?$"));
+        let p = one(
+            r#"{"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::bkt/${aws:username}/${*}","Condition":{"StringLike":{"S3:Prefix":"${aws:userid}/*"}}}"#,
+        );
+        assert_eq!(p.condition_keys(), ["aws:userid", "aws:username", "s3:prefix"]);
     }
 
     fn cond(c: &str, ctx: &ConditionContext) -> bool {
