@@ -254,6 +254,11 @@ impl S3Api {
     /// could have listed it (s3:ListBucket with `s3:prefix` = the key); anyone else learns
     /// nothing but AccessDenied.
     pub(crate) fn missing_object(&self, ctx: &Ctx, bucket: &BucketRecord, err: S3Error) -> S3Error {
+        self.missing_key(ctx, bucket, ctx.key(), err)
+    }
+
+    /// As `missing_object`, for any key (a copy's source).
+    pub(crate) fn missing_key(&self, ctx: &Ctx, bucket: &BucketRecord, key: &str, err: S3Error) -> S3Error {
         if !matches!(
             err.code,
             ErrorCode::NoSuchKey | ErrorCode::NoSuchVersion | ErrorCode::MethodNotAllowed
@@ -267,7 +272,7 @@ impl S3Api {
                     Some(p) => self.condition_context(ctx, None, p),
                     None => ConditionContext::new(),
                 };
-                context.set("s3:prefix", ctx.key());
+                context.set("s3:prefix", key);
                 let resource = resource_arn(&bucket.name, None);
                 decide(&AccessRequest {
                     principal: &ctx.principal,

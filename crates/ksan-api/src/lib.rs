@@ -275,7 +275,7 @@ impl S3Api {
             DeleteObjectTagging => self.delete_object_tagging(ctx).await,
             Unsupported if ctx.route.key.is_some() && ctx.route.query.has("torrent") => {
                 // Torrents are not served: as S3 does for objects it cannot seed.
-                self.object_access(ctx)?;
+                self.authorized_bucket(ctx)?;
                 Err(S3Error::new(ErrorCode::NoSuchKey).key(ctx.key()))
             }
             other => {

@@ -132,7 +132,10 @@ impl S3Api {
         let src_bucket_record = self.source_bucket(ctx, &src_bucket)?;
         // The upload must exist before the source is looked at.
         self.engine.get_upload(&bucket.name, ctx.key(), upload_id)?;
-        let source = self.engine.lookup(&src_bucket, &src_key, src_version.as_deref())?;
+        let source = self
+            .engine
+            .lookup(&src_bucket, &src_key, src_version.as_deref())
+            .map_err(|e| self.missing_key(ctx, &src_bucket_record, &src_key, e))?;
         self.check_source(ctx, &src_bucket_record, &source.version, src_version.is_some())?;
         if let Precondition::NotModified =
             headers::read_conditions(&ctx.headers, &source.version, "x-amz-copy-source-")?

@@ -199,7 +199,10 @@ impl S3Api {
             parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or_default())?;
         headers::check_key(&src_key)?;
         let src_bucket_record = self.source_bucket(ctx, &src_bucket)?;
-        let source = self.engine.lookup(&src_bucket, &src_key, src_version.as_deref())?;
+        let source = self
+            .engine
+            .lookup(&src_bucket, &src_key, src_version.as_deref())
+            .map_err(|e| self.missing_key(ctx, &src_bucket_record, &src_key, e))?;
         let sv = &source.version;
         self.check_source(ctx, &src_bucket_record, sv, src_version.is_some())?;
         if let Precondition::NotModified = headers::read_conditions(&ctx.headers, sv, "x-amz-copy-source-")? {

@@ -759,3 +759,152 @@ async fn range_edges_and_key_lengths() {
         (StatusCode::BAD_REQUEST, "KeyTooLongError".to_owned())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acl_and_policy_errors_are_exact() {
+    let server = TestServer::start();
+    server.create_user_with(
+        "erin",
+        "ERINACCESSKEY0000001",
+        "erin-secret-key-0000000000000000000001",
+        &["--email", "erin@example.com"],
+    );
+    bucket(&server, "bkt").await;
+    let expect = |resp: (StatusCode, HeaderMap, bytes::Bytes), status: StatusCode, code: &str| {
+        assert_eq!(
+            (resp.0, error_code(&resp.2)),
+            (status, code.to_owned()),
+            "{}",
+            String::from_utf8_lossy(&resp.2)
+        );
+    };
+    let bad = StatusCode::BAD_REQUEST;
+    // ACL bodies and headers
+    let r = server
+        .signed("PUT", "/bkt?acl", &[], b"<AccessControlPolicy><Owner>".to_vec(), None)
+        .await;
+    expect(r, bad, "MalformedACLError");
+    let r = server
+        .signed(
+            "PUT",
+            "/bkt?acl",
+            &[("x-amz-grant-read", "id=\"no-such-user\"")],
+            vec![],
+            None,
+        )
+        .await;
+    expect(r, bad, "InvalidArgument");
+    let r = server
+        .signed(
+            "PUT",
+            "/bkt?acl",
+            &[("x-amz-grant-read", "emailAddress=\"nobody@example.com\"")],
+            vec![],
+            None,
+        )
+        .await;
+    expect(r, bad, "UnresolvableGrantByEmailAddress");
+    let r = server
+        .signed(
+            "PUT",
+            "/bkt?acl",
+            &[("x-amz-grant-read", "uri=\"http://example.com/group\"")],
+            vec![],
+            None,
+        )
+        .await;
+    expect(r, bad, "InvalidArgument");
+    let r = server
+        .signed(
+            "PUT",
+            "/bkt?acl",
+            &[
+                ("x-amz-acl", "private"),
+                ("x-amz-grant-read", "emailAddress=\"erin@example.com\""),
+            ],
+            vec![],
+            None,
+        )
+        .await;
+    expect(r, bad, "InvalidRequest");
+    let r = server
+        .signed("PUT", "/bkt?acl", &[("x-amz-acl", "world-writable")], vec![], None)
+        .await;
+    expect(r, bad, "InvalidArgument");
+    // A grant by e-mail is stored, and shown, as the user's canonical id.
+    let (status, _, body) = server
+        .signed(
+            "PUT",
+            "/bkt?acl",
+            &[("x-amz-grant-read", "emailAddress=\"erin@example.com\"")],
+            vec![],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let (_, _, body) = server.signed("GET", "/bkt?acl", &[], vec![], None).await;
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains(
+            "<Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\"><ID>"
+        ) && text.contains("<DisplayName>erin</DisplayName></Grantee><Permission>READ</Permission>"),
+        "{text}"
+    );
+    // An AccessControlPolicy document must keep the owner.
+    let doc = "<AccessControlPolicy><Owner><ID>someone-else</ID></Owner><AccessControlList/></AccessControlPolicy>";
+    let r = server
+        .signed("PUT", "/bkt?acl", &[], doc.as_bytes().to_vec(), None)
+        .await;
+    expect(r, StatusCode::FORBIDDEN, "AccessDenied");
+    // Object Ownership
+    let r = server
+        .signed(
+            "PUT",
+            "/enf",
+            &[
+                ("x-amz-object-ownership", "BucketOwnerEnforced"),
+                ("x-amz-acl", "public-read"),
+            ],
+            vec![],
+            None,
+        )
+        .await;
+    expect(r, bad, "InvalidBucketAclWithObjectOwnership");
+    let r = server.signed("GET", "/bkt?ownershipControls", &[], vec![], None).await;
+    expect(r, StatusCode::NOT_FOUND, "OwnershipControlsNotFoundError");
+    // Policies: S3's messages
+    let r = server.signed("GET", "/bkt?policy", &[], vec![], None).await;
+    expect(r, StatusCode::NOT_FOUND, "NoSuchBucketPolicy");
+    for (doc, message) in [
+        ("nonsense", "Policies must be valid JSON and the first byte must be '{'"),
+        (
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:Nope","Resource":"arn:aws:s3:::bkt/*"}]}"#,
+            "Policy has invalid action",
+        ),
+        (
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::elsewhere/*"}]}"#,
+            "Policy has invalid resource",
+        ),
+        (
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::*:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"}]}"#,
+            "Invalid principal in policy",
+        ),
+    ] {
+        let (status, _, body) = server
+            .signed("PUT", "/bkt?policy", &[], doc.as_bytes().to_vec(), None)
+            .await;
+        let text = String::from_utf8_lossy(&body);
+        assert_eq!((status, error_code(&body).as_str()), (bad, "MalformedPolicy"), "{doc}");
+        assert!(
+            text.contains(&format!("<Message>{}</Message>", message.replace('\'', "&apos;")))
+                || text.contains(&format!("<Message>{message}</Message>")),
+            "{text}"
+        );
+    }
+    let r = server.signed("GET", "/bkt?publicAccessBlock", &[], vec![], None).await;
+    expect(r, StatusCode::NOT_FOUND, "NoSuchPublicAccessBlockConfiguration");
+    let r = server
+        .signed("PUT", "/bkt?publicAccessBlock", &[], b"<Nope/>".to_vec(), None)
+        .await;
+    expect(r, bad, "MalformedXML");
+}

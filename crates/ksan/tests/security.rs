@@ -132,6 +132,18 @@ async fn another_users_keys_get_nothing_from_a_private_bucket() {
         )
         .await;
     denied(&r, "bob CopyObject from priv");
+    // ...and a missing source in root's bucket tells bob nothing either.
+    let r = server
+        .signed_as(
+            BOB,
+            "PUT",
+            "/bobs/probe",
+            &[("x-amz-copy-source", "/priv/no-such-key")],
+            vec![],
+            None,
+        )
+        .await;
+    denied(&r, "bob CopyObject of a missing key");
 
     // DeleteObjects answers per key; nothing is deleted.
     let body = b"<Delete><Object><Key>secret</Key></Object></Delete>".to_vec();

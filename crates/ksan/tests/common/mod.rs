@@ -154,8 +154,14 @@ impl TestServer {
 
     /// Create a user through the CLI and the admin API.
     pub fn create_user(&self, name: &str, ak: &str, sk: &str) {
+        self.create_user_with(name, ak, sk, &[]);
+    }
+
+    /// As `create_user`, with more `ksan user create` arguments (e.g. `--email`).
+    pub fn create_user_with(&self, name: &str, ak: &str, sk: &str, extra: &[&str]) {
         let out = Command::new(env!("CARGO_BIN_EXE_ksan"))
             .args(["user", "create", name, "--access-key", ak, "--secret-key", sk])
+            .args(extra)
             .env("KSAN_ADMIN_ENDPOINT", format!("http://{}", self.admin))
             .env("KSAN_ROOT_ACCESS_KEY", ROOT_AK)
             .env("KSAN_ROOT_SECRET_KEY", ROOT_SK)
