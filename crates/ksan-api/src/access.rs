@@ -9,6 +9,7 @@ use ksan_engine::access::acl::Permission;
 pub use ksan_engine::access::policy::parse_network;
 use ksan_engine::access::policy::{BucketPolicy, ConditionContext, in_network};
 use ksan_engine::access::{AccessRequest, AclCheck, Action, ObjectFacts, decide};
+use ksan_engine::objects::ObjectHandle;
 use ksan_engine::{BucketRecord, ObjectVersion};
 use ksan_proto::auth::SignatureKind;
 use ksan_proto::router::Endpoint;
@@ -238,6 +239,18 @@ impl S3Api {
         let bucket = self.engine.bucket(ctx.bucket_name())?;
         self.check_expected_owner(ctx, "x-amz-expected-bucket-owner", &bucket)?;
         Ok(bucket)
+    }
+
+    /// The request's object version (`versionId` or the latest) and its bucket, if the caller
+    /// may perform the request's object action on it; a missing object as `missing_object` says.
+    pub(crate) fn authorized_object(&self, ctx: &Ctx) -> S3Result<(BucketRecord, ObjectHandle)> {
+        let bucket = self.object_access(ctx)?;
+        let handle = self
+            .engine
+            .lookup(&bucket.name, ctx.key(), ctx.route.query.get("versionId"))
+            .map_err(|e| self.missing_object(ctx, &bucket, e))?;
+        self.check_object(ctx, &bucket, &handle.version)?;
+        Ok((bucket, handle))
     }
 
     /// May the caller perform the request's object action on this version?

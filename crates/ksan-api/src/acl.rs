@@ -8,7 +8,7 @@ use ksan_proto::ResponseBody;
 use ksan_proto::xml::{self, Element, XmlWriter};
 use ksan_types::{ErrorCode, S3Error, S3Result};
 
-use crate::{Ctx, HandlerResult, S3Api, read_small_body, xml_response};
+use crate::{Ctx, HandlerResult, S3Api, empty_response, read_small_body, xml_response};
 
 const GRANT_HEADERS: [(&str, Permission); 5] = [
     ("x-amz-grant-read", Permission::Read),
@@ -193,13 +193,8 @@ impl S3Api {
     }
 
     pub(crate) fn get_object_acl(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.object_access(ctx)?;
-        let handle = self
-            .engine
-            .lookup(&bucket.name, ctx.key(), ctx.route.query.get("versionId"))
-            .map_err(|e| self.missing_object(ctx, &bucket, e))?;
+        let (bucket, handle) = self.authorized_object(ctx)?;
         let v = &handle.version;
-        self.check_object(ctx, &bucket, v)?;
         let owner = (v.owner.as_str(), v.owner_display_name.as_str());
         let grants = match (&v.acl, bucket.ownership) {
             (_, Some(ObjectOwnership::BucketOwnerEnforced)) => {
@@ -213,22 +208,13 @@ impl S3Api {
             _ => owner,
         };
         let mut resp = xml_response(acl_xml(owner, &grants))?;
-        if let Some(vid) = &v.version_id
-            && let Ok(val) = vid.parse()
-        {
-            resp.headers_mut().insert("x-amz-version-id", val);
-        }
+        crate::set_version_header(&mut resp, v.version_id.as_deref());
         Ok(resp)
     }
 
     pub(crate) async fn put_object_acl(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.object_access(ctx)?;
-        let handle = self
-            .engine
-            .lookup(&bucket.name, ctx.key(), ctx.route.query.get("versionId"))
-            .map_err(|e| self.missing_object(ctx, &bucket, e))?;
+        let (bucket, handle) = self.authorized_object(ctx)?;
         let v = &handle.version;
-        self.check_object(ctx, &bucket, v)?;
         if bucket.ownership == Some(ObjectOwnership::BucketOwnerEnforced) {
             return Err(not_supported());
         }
@@ -237,11 +223,9 @@ impl S3Api {
         let grants = self.acl_from_request(ctx, owner, bucket_owner).await?;
         Self::check_block_public_acls(&bucket, Some(&grants))?;
         self.engine.set_object_acl(&bucket.name, v, grants).await?;
-        let mut b = Response::builder().status(StatusCode::OK);
-        if let Some(vid) = &v.version_id {
-            b = b.header("x-amz-version-id", vid.as_str());
-        }
-        b.body(ResponseBody::empty()).map_err(S3Error::internal)
+        let mut resp = empty_response(StatusCode::OK)?;
+        crate::set_version_header(&mut resp, v.version_id.as_deref());
+        Ok(resp)
     }
 
     /// PutBucketAcl/PutObjectAcl: the new ACL from the headers or from an AccessControlPolicy

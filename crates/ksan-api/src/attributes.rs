@@ -15,7 +15,6 @@ const ATTRIBUTES: [&str; 5] = ["ETag", "Checksum", "ObjectParts", "StorageClass"
 
 impl S3Api {
     pub(crate) fn get_object_attributes(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.object_access(ctx)?;
         // Clients send the list as one comma-separated header or as repeated headers.
         let wanted: Vec<&str> = ctx
             .headers
@@ -29,12 +28,8 @@ impl S3Api {
         if wanted.is_empty() || wanted.iter().any(|a| !ATTRIBUTES.contains(a)) {
             return Err(S3Error::new(ErrorCode::InvalidArgument).msg("Invalid attribute name specified."));
         }
+        let (bucket, handle) = self.authorized_object(ctx)?;
         let q = &ctx.route.query;
-        let handle = self
-            .engine
-            .lookup(&bucket.name, ctx.key(), q.get("versionId"))
-            .map_err(|e| self.missing_object(ctx, &bucket, e))?;
-        self.check_object(ctx, &bucket, &handle.version)?;
         let v = &handle.version;
         let has = |a: &str| wanted.contains(&a);
         let mut w = XmlWriter::new();

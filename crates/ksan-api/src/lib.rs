@@ -331,6 +331,15 @@ pub(crate) fn xml_response(doc: String) -> HandlerResult {
         .map_err(S3Error::internal)
 }
 
+/// `x-amz-version-id` on a response about a version that has one.
+pub(crate) fn set_version_header(resp: &mut Response<ResponseBody>, version_id: Option<&str>) {
+    if let Some(vid) = version_id
+        && let Ok(val) = HeaderValue::from_str(vid)
+    {
+        resp.headers_mut().insert("x-amz-version-id", val);
+    }
+}
+
 pub(crate) fn empty_response(status: StatusCode) -> HandlerResult {
     Response::builder()
         .status(status)

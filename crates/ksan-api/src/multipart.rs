@@ -223,11 +223,7 @@ impl S3Api {
         }
         w.close("CompleteMultipartUploadResult");
         let mut resp = xml_response(w.finish())?;
-        if let Some(vid) = &v.version_id
-            && let Ok(val) = vid.parse()
-        {
-            resp.headers_mut().insert("x-amz-version-id", val);
-        }
+        crate::set_version_header(&mut resp, v.version_id.as_deref());
         Ok(resp)
     }
 

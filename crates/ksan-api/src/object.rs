@@ -74,13 +74,8 @@ impl S3Api {
     }
 
     pub(crate) async fn get_object(&self, ctx: &Ctx, head: bool) -> HandlerResult {
-        let bucket = self.object_access(ctx)?;
+        let (bucket, handle) = self.authorized_object(ctx)?;
         let q = &ctx.route.query;
-        let handle = self
-            .engine
-            .lookup(&bucket.name, ctx.key(), q.get("versionId"))
-            .map_err(|e| self.missing_object(ctx, &bucket, e))?;
-        self.check_object(ctx, &bucket, &handle.version)?;
         let v = &handle.version;
         let versioned = bucket.versioning != Versioning::Unversioned;
         if let Precondition::NotModified = headers::read_conditions(&ctx.headers, v, "")? {
@@ -272,16 +267,11 @@ fn copy_result(v: &ObjectVersion, source_version: Option<&ObjectVersion>) -> Han
     }
     w.close("CopyObjectResult");
     let mut resp = xml_response(w.finish())?;
-    let h = resp.headers_mut();
-    if let Some(vid) = &v.version_id
-        && let Ok(val) = vid.parse()
-    {
-        h.insert("x-amz-version-id", val);
-    }
+    crate::set_version_header(&mut resp, v.version_id.as_deref());
     if let Some(src) = source_version
         && let Ok(val) = src.version_id_str().parse()
     {
-        h.insert("x-amz-copy-source-version-id", val);
+        resp.headers_mut().insert("x-amz-copy-source-version-id", val);
     }
     Ok(resp)
 }

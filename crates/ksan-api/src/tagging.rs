@@ -50,13 +50,8 @@ pub(crate) fn from_header(ctx: &Ctx) -> S3Result<Tags> {
 
 impl S3Api {
     pub(crate) fn get_object_tagging(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.object_access(ctx)?;
-        let handle = self
-            .engine
-            .lookup(&bucket.name, ctx.key(), ctx.route.query.get("versionId"))
-            .map_err(|e| self.missing_object(ctx, &bucket, e))?;
+        let (_, handle) = self.authorized_object(ctx)?;
         let v = &handle.version;
-        self.check_object(ctx, &bucket, v)?;
         let mut w = XmlWriter::new();
         w.root("Tagging").open("TagSet");
         for (k, val) in &v.tags {
@@ -64,22 +59,13 @@ impl S3Api {
         }
         w.close("TagSet").close("Tagging");
         let mut resp = xml_response(w.finish())?;
-        if let Some(vid) = &v.version_id
-            && let Ok(val) = vid.parse()
-        {
-            resp.headers_mut().insert("x-amz-version-id", val);
-        }
+        crate::set_version_header(&mut resp, v.version_id.as_deref());
         Ok(resp)
     }
 
     pub(crate) async fn put_object_tagging(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.object_access(ctx)?;
-        let handle = self
-            .engine
-            .lookup(&bucket.name, ctx.key(), ctx.route.query.get("versionId"))
-            .map_err(|e| self.missing_object(ctx, &bucket, e))?;
+        let (bucket, handle) = self.authorized_object(ctx)?;
         let v = &handle.version;
-        self.check_object(ctx, &bucket, v)?;
         let body = read_small_body(ctx, 64 * 1024).await?;
         let doc = xml::parse(&body)?;
         let set = doc.child("TagSet");
@@ -99,13 +85,8 @@ impl S3Api {
     }
 
     pub(crate) async fn delete_object_tagging(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.object_access(ctx)?;
-        let handle = self
-            .engine
-            .lookup(&bucket.name, ctx.key(), ctx.route.query.get("versionId"))
-            .map_err(|e| self.missing_object(ctx, &bucket, e))?;
+        let (bucket, handle) = self.authorized_object(ctx)?;
         let v = &handle.version;
-        self.check_object(ctx, &bucket, v)?;
         self.engine.set_object_tags(&bucket.name, v, Vec::new()).await?;
         version_response(StatusCode::NO_CONTENT, v.version_id.as_deref())
     }
@@ -113,11 +94,7 @@ impl S3Api {
 
 fn version_response(status: StatusCode, version_id: Option<&str>) -> HandlerResult {
     let mut resp = empty_response(status)?;
-    if let Some(vid) = version_id
-        && let Ok(val) = vid.parse()
-    {
-        resp.headers_mut().insert("x-amz-version-id", val);
-    }
+    crate::set_version_header(&mut resp, version_id);
     Ok(resp)
 }
 

@@ -784,36 +784,17 @@ async fn acl_and_policy_errors_are_exact() {
         .signed("PUT", "/bkt?acl", &[], b"<AccessControlPolicy><Owner>".to_vec(), None)
         .await;
     expect(r, bad, "MalformedACLError");
-    let r = server
-        .signed(
-            "PUT",
-            "/bkt?acl",
-            &[("x-amz-grant-read", "id=\"no-such-user\"")],
-            vec![],
-            None,
-        )
-        .await;
-    expect(r, bad, "InvalidArgument");
-    let r = server
-        .signed(
-            "PUT",
-            "/bkt?acl",
-            &[("x-amz-grant-read", "emailAddress=\"nobody@example.com\"")],
-            vec![],
-            None,
-        )
-        .await;
-    expect(r, bad, "UnresolvableGrantByEmailAddress");
-    let r = server
-        .signed(
-            "PUT",
-            "/bkt?acl",
-            &[("x-amz-grant-read", "uri=\"http://example.com/group\"")],
-            vec![],
-            None,
-        )
-        .await;
-    expect(r, bad, "InvalidArgument");
+    for (grantee, code) in [
+        ("id=\"no-such-user\"", "InvalidArgument"),
+        ("emailAddress=\"nobody@example.com\"", "UnresolvableGrantByEmailAddress"),
+        ("uri=\"http://example.com/group\"", "InvalidArgument"),
+        ("somebody", "InvalidArgument"),
+    ] {
+        let r = server
+            .signed("PUT", "/bkt?acl", &[("x-amz-grant-read", grantee)], vec![], None)
+            .await;
+        expect(r, bad, code);
+    }
     let r = server
         .signed(
             "PUT",
