@@ -592,8 +592,9 @@ impl BucketPolicy {
     /// An explicit Deny wins, else an Allow, else no opinion.
     pub fn evaluate(&self, req: &PolicyRequest<'_>) -> PolicyDecision {
         let mut allowed = false;
+        let action = req.action.to_ascii_lowercase();
         for s in &self.statements {
-            if s.applies(req) {
+            if s.applies(req, &action) {
                 match s.effect {
                     Effect::Deny => return PolicyDecision::Deny,
                     Effect::Allow => allowed = true,
@@ -615,13 +616,13 @@ impl BucketPolicy {
 }
 
 impl Statement {
-    fn applies(&self, req: &PolicyRequest<'_>) -> bool {
+    /// `action`: the request's action, lower-cased.
+    fn applies(&self, req: &PolicyRequest<'_>, action: &str) -> bool {
         let principal = self.principals.items.iter().any(|p| p.matches(req.principal));
         if principal == self.principals.negated {
             return false;
         }
-        let action = req.action.to_ascii_lowercase();
-        let action_listed = self.actions.items.iter().any(|a| wildcard_match(a, &action, false));
+        let action_listed = self.actions.items.iter().any(|a| wildcard_match(a, action, false));
         if action_listed == self.actions.negated {
             return false;
         }
@@ -848,11 +849,18 @@ fn variables(s: &str) -> Vec<String> {
     out
 }
 
-/// `*` matches any run of characters, `?` one character.
+/// `*` matches any run of characters, `?` one character. Works on the UTF-8 bytes without
+/// allocating (it runs for every statement of every request to a bucket with a policy).
 fn wildcard_match(pattern: &str, text: &str, ignore_case: bool) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let eq = |a: char, b: char| {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    // Length of the UTF-8 character starting at t[i].
+    let char_len = |i: usize| match t[i] {
+        b if b < 0x80 => 1,
+        b if b >= 0xF0 => 4,
+        b if b >= 0xE0 => 3,
+        _ => 2,
+    };
+    let eq = |a: u8, b: u8| {
         if ignore_case {
             a.eq_ignore_ascii_case(&b)
         } else {
@@ -860,23 +868,28 @@ fn wildcard_match(pattern: &str, text: &str, ignore_case: bool) -> bool {
         }
     };
     let (mut pi, mut ti) = (0, 0);
+    // Where the last `*` was, and how much text it has swallowed so far.
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && eq(p[pi], t[ti]))) {
+        if pi < p.len() && p[pi] == b'?' {
             pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+            ti += char_len(ti);
+        } else if pi < p.len() && p[pi] == b'*' {
             star = Some((pi, ti));
             pi += 1;
+        } else if pi < p.len() && eq(p[pi], t[ti]) {
+            pi += 1;
+            ti += 1;
         } else if let Some((sp, st)) = star {
+            let next = (st + char_len(st)).min(t.len());
             pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
+            ti = next;
+            star = Some((sp, next));
         } else {
             return false;
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    p[pi.min(p.len())..].iter().all(|&c| c == b'*')
 }
 
 #[cfg(test)]
@@ -1261,5 +1274,10 @@ mod tests {
         assert!(wildcard_match("*b*b*", "abxbyb", false));
         assert!(!wildcard_match("ab", "abc", false));
         assert!(wildcard_match("AB*", "abc", true));
+        // `?` is one character, not one byte.
+        assert!(wildcard_match("a?c", "aéc", false));
+        assert!(wildcard_match("*é", "xxé", false));
+        assert!(!wildcard_match("a?c", "aééc", false));
+        assert!(wildcard_match("a*?c", "aééc", false));
     }
 }
