@@ -4,10 +4,11 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::TryStreamExt;
+use futures_util::{Stream, TryStreamExt};
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -136,12 +137,59 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
 }
 
 /// The request body as the stream the API layer consumes. A broken connection mid-body is an
-/// IncompleteBody: nothing partial is ever stored.
-pub fn body_stream(body: Incoming) -> BodyStream {
-    Box::pin(
-        body.into_data_stream()
-            .map_err(|_| S3Error::new(ErrorCode::IncompleteBody)),
-    )
+/// IncompleteBody: nothing partial is ever stored. `polled` is set once the body is first asked
+/// for (which is when hyper sends `100 Continue`).
+pub fn body_stream(body: Incoming, polled: Option<Arc<AtomicBool>>) -> BodyStream {
+    let stream = body
+        .into_data_stream()
+        .map_err(|_| S3Error::new(ErrorCode::IncompleteBody));
+    match polled {
+        None => Box::pin(stream),
+        Some(flag) => {
+            let mut stream = Box::pin(stream);
+            Box::pin(futures_util::stream::poll_fn(move |cx| {
+                flag.store(true, Ordering::Relaxed);
+                stream.as_mut().poll_next(cx)
+            }))
+        }
+    }
+}
+
+/// An HTTP/1.1 request that asked for `100 Continue` before sending its body.
+///
+/// hyper sends the interim `100 Continue` when the handler first reads the body, and never for
+/// a body of length 0. A final response that was not preceded by `100 Continue` leaves the
+/// client unsure whether to send the body (RFC 9110 §10.1.1 asks the server to say whether it
+/// will go on reading or close), and clients do not recover from it: botocore answers such a
+/// response without sending the body and then misreads the next response on the connection
+/// (it keeps the first response's status line and reads the next one's as a header), so a
+/// zero-byte `put_object` followed by another upload stalled until the read timeout. Such
+/// responses therefore close the connection, saying so with `Connection: close`.
+#[derive(Debug, Clone, Copy)]
+struct ExpectContinue {
+    /// Content-Length: 0, so hyper sends no `100 Continue` at all.
+    empty_body: bool,
+}
+
+impl ExpectContinue {
+    fn of(parts: &http::request::Parts) -> Option<Self> {
+        let expects = parts.version == http::Version::HTTP_11
+            && parts
+                .headers
+                .get(http::header::EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        expects.then(|| ExpectContinue {
+            empty_body: parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes().trim_ascii() == b"0"),
+        })
+    }
+
+    /// True if the response goes out without a `100 Continue` before it.
+    fn must_close(self, body_polled: bool) -> bool {
+        self.empty_body || !body_polled
+    }
 }
 
 async fn serve_s3(
@@ -176,7 +224,16 @@ async fn serve_s3(
                     let started = Instant::now();
                     let method = req.method().clone();
                     let uri = req.uri().clone();
-                    let resp = api.handle(req.map(body_stream), conn).await;
+                    let (parts, body) = req.into_parts();
+                    let expect = ExpectContinue::of(&parts);
+                    let polled = Arc::new(AtomicBool::new(false));
+                    let watch = expect.map(|_| polled.clone());
+                    let req = Request::from_parts(parts, body_stream(body, watch));
+                    let mut resp = api.handle(req, conn).await;
+                    if expect.is_some_and(|e| e.must_close(polled.load(Ordering::Relaxed))) {
+                        resp.headers_mut()
+                            .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+                    }
                     metrics.record(resp.status().as_u16());
                     tracing::info!(
                         target: "ksan::access",
