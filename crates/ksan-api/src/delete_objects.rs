@@ -14,6 +14,11 @@ impl S3Api {
     pub(crate) async fn delete_objects(&self, ctx: &Ctx) -> HandlerResult {
         // Decided key by key below (s3:DeleteObject on each), as S3 does.
         let bucket = self.object_access(ctx)?;
+        // Without a bucket policy the decision does not depend on the key: a caller who may
+        // delete nothing here is refused before its document is read.
+        if bucket.policy.is_none() && !self.may_delete(ctx, &bucket, "", false)? {
+            return Err(S3Error::new(ErrorCode::AccessDenied));
+        }
         let md5 = headers::content_md5(&ctx.headers)?;
         let body = read_small_body(ctx, 2 * 1024 * 1024).await?;
         if let Some(expected) = md5

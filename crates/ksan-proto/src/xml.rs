@@ -133,8 +133,13 @@ fn malformed() -> S3Error {
     S3Error::new(ErrorCode::MalformedXML)
 }
 
+/// Deepest element nesting accepted. S3's request documents are a few levels deep (the deepest,
+/// lifecycle and replication rules, about six); a deeper document is refused before it can
+/// cost stack (dropping a tree recurses once per level) or memory.
+pub const MAX_DEPTH: usize = 20;
+
 /// Parse a whole document into an element tree. Namespace prefixes are dropped from names.
-/// Any syntax error is MalformedXML.
+/// Any syntax error, and nesting deeper than [`MAX_DEPTH`], is MalformedXML.
 pub fn parse(doc: &[u8]) -> Result<Element, S3Error> {
     let mut reader = Reader::from_reader(doc);
     reader.config_mut().trim_text(true);
@@ -144,10 +149,16 @@ pub fn parse(doc: &[u8]) -> Result<Element, S3Error> {
     loop {
         match reader.read_event_into(&mut buf).map_err(|_| malformed())? {
             Event::Start(e) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(malformed());
+                }
                 let el = start_element(&e)?;
                 stack.push(el);
             }
             Event::Empty(e) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(malformed());
+                }
                 let el = start_element(&e)?;
                 attach(&mut stack, &mut root, el)?;
             }
@@ -261,6 +272,30 @@ mod tests {
             .map(|o| o.child_text("Key").unwrap().to_owned())
             .collect();
         assert_eq!(keys, vec!["a&bAB", "c"]);
+    }
+
+    #[test]
+    fn nesting_is_limited() {
+        let nested = |depth: usize| {
+            let mut doc = String::new();
+            for _ in 0..depth {
+                doc.push_str("<a>");
+            }
+            for _ in 0..depth {
+                doc.push_str("</a>");
+            }
+            doc
+        };
+        assert!(parse(nested(MAX_DEPTH).as_bytes()).is_ok());
+        assert_eq!(
+            parse(nested(MAX_DEPTH + 1).as_bytes()).unwrap_err().code,
+            ErrorCode::MalformedXML
+        );
+        // Deep enough to overflow a stack when the tree is dropped, were it ever built.
+        let deep = nested(100_000);
+        assert_eq!(parse(deep.as_bytes()).unwrap_err().code, ErrorCode::MalformedXML);
+        let deep_empty = format!("{}<b/>", "<a>".repeat(100_000));
+        assert_eq!(parse(deep_empty.as_bytes()).unwrap_err().code, ErrorCode::MalformedXML);
     }
 
     #[test]
