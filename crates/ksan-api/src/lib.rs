@@ -165,14 +165,9 @@ impl S3Api {
             return Err(S3Error::new(ErrorCode::RequestHeaderSectionTooLarge)
                 .with("MaxSizeAllowed", MAX_HEADER_BYTES.to_string()));
         }
-        let host = parts
-            .headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or(parts.uri.host());
         let route = router::route(
             &parts.method,
-            host,
+            host_of(&parts),
             parts.uri.path(),
             parts.uri.query(),
             &parts.headers,
@@ -197,6 +192,24 @@ impl S3Api {
             auth_req
         };
         let authenticated = auth::authenticate(&auth_req, &EngineSecrets(&self.engine), &self.signing_keys)?;
+        let (mut parts, mut route) = (parts, route);
+        if authenticated.kind == auth::SignatureKind::V4Query {
+            // x-amz-* parameters of a presigned URL are signed request headers.
+            let hoisted = auth::presigned_query_headers(&parts.uri);
+            if !hoisted.is_empty() {
+                for (name, value) in hoisted {
+                    parts.headers.entry(name).or_insert(value);
+                }
+                route = router::route(
+                    &parts.method,
+                    host_of(&parts),
+                    parts.uri.path(),
+                    parts.uri.query(),
+                    &parts.headers,
+                    &self.config.domains,
+                )?;
+            }
+        }
         let principal = match &authenticated.access_key {
             Some(ak) => match self.engine.user_for_key(ak)? {
                 Some(user) => Principal::User(user),
@@ -295,6 +308,14 @@ impl S3Api {
             .user()
             .ok_or_else(|| S3Error::new(ErrorCode::AccessDenied))
     }
+}
+
+fn host_of(parts: &http::request::Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or(parts.uri.host())
 }
 
 fn base64_host_id() -> String {

@@ -155,6 +155,45 @@ pub fn authenticate(
     }
 }
 
+/// Query parameters of a SigV4 presigned URL that stand for request headers (`x-amz-acl=...`,
+/// `x-amz-storage-class=...`, ...): the canonical query string covers them, so S3 honours them
+/// as if they had been sent as signed headers. The authentication parameters are not among them.
+pub fn presigned_query_headers(uri: &http::Uri) -> Vec<(http::HeaderName, http::HeaderValue)> {
+    const AUTH_PARAMS: [&str; 7] = [
+        "x-amz-algorithm",
+        "x-amz-credential",
+        "x-amz-date",
+        "x-amz-expires",
+        "x-amz-signedheaders",
+        "x-amz-signature",
+        "x-amz-security-token",
+    ];
+    let Some(query) = uri.query() else {
+        return Vec::new();
+    };
+    query
+        .split('&')
+        .filter_map(|p| {
+            let (n, v) = p.split_once('=').unwrap_or((p, ""));
+            let name = percent_encoding::percent_decode_str(n)
+                .decode_utf8()
+                .ok()?
+                .to_ascii_lowercase();
+            if !name.starts_with("x-amz-") || AUTH_PARAMS.contains(&name.as_str()) {
+                return None;
+            }
+            let value = percent_encoding::percent_decode_str(&v.replace('+', " "))
+                .decode_utf8()
+                .ok()?
+                .into_owned();
+            Some((
+                http::HeaderName::from_bytes(name.as_bytes()).ok()?,
+                http::HeaderValue::from_str(&value).ok()?,
+            ))
+        })
+        .collect()
+}
+
 pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }

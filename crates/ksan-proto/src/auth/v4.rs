@@ -78,6 +78,29 @@ fn canonical_paths(raw: &str) -> Vec<String> {
     }
 }
 
+/// Every `x-amz-*` header a request carries must be covered by its signature, as S3 requires:
+/// otherwise whoever holds a presigned URL (or relays a signed request) could add
+/// `x-amz-copy-source`, `x-amz-acl`, ... and have them acted on under the signer's authority.
+/// `x-amz-content-sha256` is exempt (S3 does not require it signed; its value is the payload
+/// hash the signature covers anyway).
+fn check_all_amz_signed(headers: &http::HeaderMap, signed_headers: &str) -> Result<(), S3Error> {
+    let mut unsigned: Vec<&str> = headers
+        .keys()
+        .map(|n| n.as_str())
+        .filter(|n| n.starts_with("x-amz-") && *n != "x-amz-content-sha256")
+        .filter(|n| !signed_headers.split(';').any(|s| s.eq_ignore_ascii_case(n)))
+        .collect();
+    if unsigned.is_empty() {
+        return Ok(());
+    }
+    unsigned.sort_unstable();
+    unsigned.dedup();
+    Err(
+        access_denied("There were headers present in the request which were not signed")
+            .with("HeadersNotSigned", unsigned.join(", ")),
+    )
+}
+
 /// Verify a signature against each canonical path candidate.
 #[allow(clippy::too_many_arguments)]
 fn verify(
@@ -195,6 +218,7 @@ pub fn header(
         cred.access_key,
     )?;
     check_skew(t, req.now)?;
+    check_all_amz_signed(req.headers, signed_headers)?;
     let payload = match check {
         Some(p) => p,
         None => PayloadCheck::Streaming(StreamingContext {
@@ -278,6 +302,7 @@ pub fn presigned(
         &signature,
         cred.access_key,
     )?;
+    check_all_amz_signed(req.headers, &signed_headers)?;
     if t > req.now + time::Duration::seconds(super::MAX_SKEW_SECS) {
         return Err(access_denied("Request is not valid yet"));
     }
