@@ -57,6 +57,12 @@ impl S3Api {
 
     pub(crate) async fn create_bucket(&self, ctx: &Ctx) -> HandlerResult {
         let user = self.require_user(ctx)?.clone();
+        if ctx
+            .header("x-amz-bucket-object-lock-enabled")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        {
+            return Err(S3Error::new(ErrorCode::NotImplemented).msg("Object lock is not implemented yet"));
+        }
         let body = read_small_body(ctx, 64 * 1024).await?;
         let mut location = None;
         if !body.iter().all(u8::is_ascii_whitespace) {

@@ -37,6 +37,7 @@ fn part_number(ctx: &Ctx) -> S3Result<u32> {
 impl S3Api {
     pub(crate) async fn create_multipart_upload(&self, ctx: &Ctx) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx)?;
+        headers::refuse_unimplemented(&ctx.headers)?;
         let h = &ctx.headers;
         let ownership = self.new_object_ownership(ctx, &bucket)?;
         let algorithm = match headers::get(h, "x-amz-checksum-algorithm") {
@@ -92,6 +93,7 @@ impl S3Api {
 
     pub(crate) async fn upload_part(&self, ctx: &Ctx) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx)?;
+        headers::refuse_unimplemented(&ctx.headers)?;
         let number = part_number(ctx)?;
         let upload_id = upload_id(ctx)?.to_owned();
         let h = &ctx.headers;
@@ -125,6 +127,7 @@ impl S3Api {
 
     pub(crate) async fn upload_part_copy(&self, ctx: &Ctx) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx)?;
+        headers::refuse_unimplemented(&ctx.headers)?;
         let number = part_number(ctx)?;
         let upload_id = upload_id(ctx)?;
         let (src_bucket, src_key, src_version) =

@@ -26,6 +26,7 @@ const RESPONSE_OVERRIDES: [(&str, http::HeaderName); 6] = [
 impl S3Api {
     pub(crate) async fn put_object(&self, ctx: &Ctx) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx)?;
+        headers::refuse_unimplemented(&ctx.headers)?;
         let h = &ctx.headers;
         let declared_len = match headers::header_u64(h, "x-amz-decoded-content-length")? {
             Some(len) => Some(len),
@@ -75,6 +76,7 @@ impl S3Api {
 
     pub(crate) async fn get_object(&self, ctx: &Ctx, head: bool) -> HandlerResult {
         let (bucket, handle) = self.authorized_object(ctx)?;
+        headers::refuse_unimplemented(&ctx.headers)?;
         let q = &ctx.route.query;
         let v = &handle.version;
         let versioned = bucket.versioning != Versioning::Unversioned;
@@ -190,6 +192,7 @@ impl S3Api {
 
     pub(crate) async fn copy_object(&self, ctx: &Ctx) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx)?;
+        headers::refuse_unimplemented(&ctx.headers)?;
         let (src_bucket, src_key, src_version) =
             parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or_default())?;
         headers::check_key(&src_key)?;
