@@ -1,14 +1,14 @@
 //! ACLs: GetBucketAcl, PutBucketAcl, GetObjectAcl, PutObjectAcl, and the ACL (and owner) a new
 //! bucket or object gets from `x-amz-acl` / `x-amz-grant-*` under the bucket's Object Ownership.
 
-use http::{Response, StatusCode};
-use ksan_engine::BucketRecord;
-use ksan_engine::access::acl::{self, CannedAcl, Grant, Grantee, Group, Identity, ObjectOwnership, Permission};
-use ksan_proto::ResponseBody;
-use ksan_proto::xml::{self, Element, XmlWriter};
-use ksan_types::{ErrorCode, S3Error, S3Result};
+use http::StatusCode;
+use ksan_engine::BucketState;
+use ksan_engine::access::acl::{self, CannedGrants, Grant, Grantee, Group, Identity, ObjectOwnership, Permission};
+use ksan_engine::access::config::{BucketAcl, bucket_grants, check_block_public_acls, ownership};
+use ksan_proto::documents::{AccessControlPolicy, AclGrant, AclGrantee, XmlDocument};
+use ksan_types::{CannedAcl, ErrorCode, S3Error, S3Result};
 
-use crate::{Ctx, HandlerResult, S3Api, empty_response, read_small_body, xml_response};
+use crate::{CONFIG_BODY_LIMIT, Ctx, HandlerResult, S3Api, document_response, empty_response, read_small_body};
 
 const GRANT_HEADERS: [(&str, Permission); 5] = [
     ("x-amz-grant-read", Permission::Read),
@@ -17,8 +17,6 @@ const GRANT_HEADERS: [(&str, Permission); 5] = [
     ("x-amz-grant-write-acp", Permission::WriteAcp),
     ("x-amz-grant-full-control", Permission::FullControl),
 ];
-
-const XSI: &str = "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"";
 
 /// Who owns a new object and which ACL it gets.
 pub(crate) struct NewOwnership {
@@ -35,24 +33,27 @@ fn has_grant_headers(ctx: &Ctx) -> bool {
     GRANT_HEADERS.iter().any(|(h, _)| ctx.headers.contains_key(*h))
 }
 
+/// A grantee as a grant header or ACL document names it.
+#[derive(Debug, PartialEq, Eq)]
+enum GranteeSpec {
+    Id(String),
+    Email(String),
+    Uri(String),
+}
+
 impl S3Api {
     /// The ACL a request asks for with `x-amz-acl` or `x-amz-grant-*` (None: neither), for a
     /// resource owned by `owner` in a bucket owned by `bucket_owner`.
-    pub(crate) fn requested_acl(
+    pub(crate) async fn requested_acl(
         &self,
         ctx: &Ctx,
         owner: Identity<'_>,
         bucket_owner: Identity<'_>,
     ) -> S3Result<Option<Vec<Grant>>> {
-        let canned = ctx.header("x-amz-acl");
-        let grants = has_grant_headers(ctx);
-        match (canned, grants) {
+        match (ctx.canned_acl, has_grant_headers(ctx)) {
             (Some(_), true) => Err(S3Error::new(ErrorCode::InvalidRequest)
                 .msg("Specifying both Canned ACLs and Header Grants is not allowed")),
-            (Some(name), false) => {
-                let canned = CannedAcl::parse(name).ok_or_else(|| S3Error::invalid_argument("", "x-amz-acl", name))?;
-                Ok(Some(canned.grants(owner, bucket_owner)))
-            }
+            (Some(canned), false) => Ok(Some(canned.grants(owner, bucket_owner))),
             (None, true) => {
                 let mut out = Vec::new();
                 for (header, permission) in GRANT_HEADERS {
@@ -62,7 +63,7 @@ impl S3Api {
                             .map_err(|_| S3Error::invalid_argument("Invalid grant header", header, ""))?;
                         for grantee in parse_grantee_list(value, header)? {
                             out.push(Grant {
-                                grantee: self.resolve_grantee(grantee)?,
+                                grantee: self.resolve_grantee(grantee).await?,
                                 permission,
                             });
                         }
@@ -75,16 +76,16 @@ impl S3Api {
     }
 
     /// A grantee named by id, e-mail address or group URI, as stored.
-    fn resolve_grantee(&self, g: GranteeSpec) -> S3Result<Grantee> {
+    async fn resolve_grantee(&self, g: GranteeSpec) -> S3Result<Grantee> {
         match g {
-            GranteeSpec::Id(id) => match self.engine.user_by_canonical_id(&id)? {
+            GranteeSpec::Id(id) => match self.engine.user_by_canonical_id(&id).await? {
                 Some(u) => Ok(Grantee::User {
                     id: u.canonical_id,
                     display_name: u.display_name,
                 }),
                 None => Err(S3Error::invalid_argument("Invalid id", "CanonicalUser/ID", id)),
             },
-            GranteeSpec::Email(email) => match self.engine.user_by_email(&email)? {
+            GranteeSpec::Email(email) => match self.engine.user_by_email(&email).await? {
                 Some(u) => Ok(Grantee::User {
                     id: u.canonical_id,
                     display_name: u.display_name,
@@ -98,39 +99,32 @@ impl S3Api {
         }
     }
 
-    fn check_block_public_acls(bucket: &BucketRecord, grants: Option<&[Grant]>) -> S3Result<()> {
-        let block = bucket.public_access_block.is_some_and(|b| b.block_public_acls);
-        if block && grants.is_some_and(|g| g.iter().any(Grant::is_public)) {
-            return Err(S3Error::new(ErrorCode::AccessDenied));
-        }
-        Ok(())
-    }
-
     /// Owner and ACL of an object the caller writes into `bucket` (PutObject, CopyObject,
     /// CreateMultipartUpload), by the bucket's Object Ownership.
-    pub(crate) fn new_object_ownership(&self, ctx: &Ctx, bucket: &BucketRecord) -> S3Result<NewOwnership> {
+    pub(crate) async fn new_object_ownership(&self, ctx: &Ctx, bucket: &BucketState) -> S3Result<NewOwnership> {
         let (writer, writer_name) = ctx.owner();
-        let bucket_owner = (bucket.owner.as_str(), bucket.owner_display_name.as_str());
-        let canned = ctx.header("x-amz-acl");
+        let record = &bucket.record;
+        let bucket_owner = (record.owner.as_str(), record.owner_display_name.as_str());
+        let canned = ctx.canned_acl;
         let to_bucket_owner = |acl| NewOwnership {
-            owner: bucket.owner.clone(),
-            owner_display_name: bucket.owner_display_name.clone(),
+            owner: record.owner.clone(),
+            owner_display_name: record.owner_display_name.clone(),
             acl,
         };
-        match bucket.ownership {
+        match ownership(bucket) {
             Some(ObjectOwnership::BucketOwnerEnforced) => {
                 // ACLs are off: only "the bucket owner has full control" may be asked for.
-                if has_grant_headers(ctx) || canned.is_some_and(|c| c != "bucket-owner-full-control") {
+                if has_grant_headers(ctx) || canned.is_some_and(|c| c != CannedAcl::BucketOwnerFullControl) {
                     return Err(not_supported());
                 }
                 Ok(to_bucket_owner(None))
             }
-            Some(ObjectOwnership::BucketOwnerPreferred) if canned == Some("bucket-owner-full-control") => {
+            Some(ObjectOwnership::BucketOwnerPreferred) if canned == Some(CannedAcl::BucketOwnerFullControl) => {
                 Ok(to_bucket_owner(None))
             }
             _ => {
-                let acl = self.requested_acl(ctx, (&writer, &writer_name), bucket_owner)?;
-                Self::check_block_public_acls(bucket, acl.as_deref())?;
+                let acl = self.requested_acl(ctx, (&writer, &writer_name), bucket_owner).await?;
+                check_block_public_acls(bucket, acl.as_deref())?;
                 Ok(NewOwnership {
                     owner: writer,
                     owner_display_name: writer_name,
@@ -141,18 +135,18 @@ impl S3Api {
     }
 
     /// CreateBucket's ACL and Object Ownership.
-    pub(crate) fn new_bucket_acl(
+    pub(crate) async fn new_bucket_acl(
         &self,
         ctx: &Ctx,
         owner: Identity<'_>,
     ) -> S3Result<(Option<Vec<Grant>>, Option<ObjectOwnership>)> {
         let ownership = match ctx.header("x-amz-object-ownership") {
             None => None,
-            Some(v) => Some(ObjectOwnership::parse(v).ok_or_else(|| {
+            Some(v) => Some(ObjectOwnership::from_name(v).ok_or_else(|| {
                 S3Error::invalid_argument("Invalid x-amz-object-ownership header", "x-amz-object-ownership", v)
             })?),
         };
-        let acl = self.requested_acl(ctx, owner, owner)?;
+        let acl = self.requested_acl(ctx, owner, owner).await?;
         if ownership == Some(ObjectOwnership::BucketOwnerEnforced)
             && acl.as_ref().is_some_and(|g| *g != acl::private(owner))
         {
@@ -161,68 +155,57 @@ impl S3Api {
         Ok((acl, ownership))
     }
 
-    pub(crate) fn get_bucket_acl(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
-        let owner = (bucket.owner.as_str(), bucket.owner_display_name.as_str());
-        let grants = match (&bucket.acl, bucket.ownership) {
+    pub(crate) async fn get_bucket_acl(&self, ctx: &Ctx) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx).await?;
+        let owner = (bucket.owner(), bucket.record.owner_display_name.as_str());
+        let grants = match ownership(&bucket) {
             // With ACLs off, the ACL S3 shows is the owner's full control.
-            (_, Some(ObjectOwnership::BucketOwnerEnforced)) | (None, _) => acl::private(owner),
-            (Some(g), _) => g.clone(),
+            Some(ObjectOwnership::BucketOwnerEnforced) => acl::private(owner),
+            _ => bucket_grants(&bucket),
         };
-        xml_response(acl_xml(owner, &grants))
+        document_response(&acl_document(owner, &grants))
     }
 
     pub(crate) async fn put_bucket_acl(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
-        if bucket.ownership == Some(ObjectOwnership::BucketOwnerEnforced) {
+        let bucket = self.authorized_bucket(ctx).await?;
+        // Refused before the body is read; the engine checks again in its transaction.
+        if ownership(&bucket) == Some(ObjectOwnership::BucketOwnerEnforced) {
             return Err(not_supported());
         }
-        let owner = (bucket.owner.as_str(), bucket.owner_display_name.as_str());
+        let owner = (bucket.owner(), bucket.record.owner_display_name.as_str());
         let grants = self.acl_from_request(ctx, owner, owner).await?;
-        Self::check_block_public_acls(&bucket, Some(&grants))?;
-        self.engine
-            .update_bucket(&bucket.name, move |b| {
-                b.acl = Some(grants);
-                Ok(())
-            })
-            .await?;
-        Response::builder()
-            .status(StatusCode::OK)
-            .body(ResponseBody::empty())
-            .map_err(S3Error::internal)
+        self.engine.put_config(bucket.name(), BucketAcl(grants), false).await?;
+        empty_response(StatusCode::OK)
     }
 
-    pub(crate) fn get_object_acl(&self, ctx: &Ctx) -> HandlerResult {
-        let (bucket, handle) = self.authorized_object(ctx)?;
+    pub(crate) async fn get_object_acl(&self, ctx: &Ctx) -> HandlerResult {
+        let (bucket, handle) = self.authorized_object(ctx).await?;
         let v = &handle.version;
-        let owner = (v.owner.as_str(), v.owner_display_name.as_str());
-        let grants = match (&v.acl, bucket.ownership) {
-            (_, Some(ObjectOwnership::BucketOwnerEnforced)) => {
-                acl::private((bucket.owner.as_str(), bucket.owner_display_name.as_str()))
+        let bucket_owner = (bucket.owner(), bucket.record.owner_display_name.as_str());
+        let (owner, grants) = match (ownership(&bucket), &v.acl) {
+            (Some(ObjectOwnership::BucketOwnerEnforced), _) => (bucket_owner, acl::private(bucket_owner)),
+            (_, None) => {
+                let owner = (v.owner.as_str(), v.owner_display_name.as_str());
+                (owner, acl::private(owner))
             }
-            (None, _) => acl::private(owner),
-            (Some(g), _) => g.clone(),
+            (_, Some(g)) => ((v.owner.as_str(), v.owner_display_name.as_str()), g.clone()),
         };
-        let owner = match bucket.ownership {
-            Some(ObjectOwnership::BucketOwnerEnforced) => (bucket.owner.as_str(), bucket.owner_display_name.as_str()),
-            _ => owner,
-        };
-        let mut resp = xml_response(acl_xml(owner, &grants))?;
+        let mut resp = document_response(&acl_document(owner, &grants))?;
         crate::set_version_header(&mut resp, v.version_id.as_deref());
         Ok(resp)
     }
 
     pub(crate) async fn put_object_acl(&self, ctx: &Ctx) -> HandlerResult {
-        let (bucket, handle) = self.authorized_object(ctx)?;
+        let (bucket, handle) = self.authorized_object(ctx).await?;
         let v = &handle.version;
-        if bucket.ownership == Some(ObjectOwnership::BucketOwnerEnforced) {
+        if ownership(&bucket) == Some(ObjectOwnership::BucketOwnerEnforced) {
             return Err(not_supported());
         }
         let owner = (v.owner.as_str(), v.owner_display_name.as_str());
-        let bucket_owner = (bucket.owner.as_str(), bucket.owner_display_name.as_str());
+        let bucket_owner = (bucket.owner(), bucket.record.owner_display_name.as_str());
         let grants = self.acl_from_request(ctx, owner, bucket_owner).await?;
-        Self::check_block_public_acls(&bucket, Some(&grants))?;
-        self.engine.set_object_acl(&bucket.name, v, grants).await?;
+        check_block_public_acls(&bucket, Some(&grants))?;
+        self.engine.set_object_acl(bucket.name(), v, grants).await?;
         let mut resp = empty_response(StatusCode::OK)?;
         crate::set_version_header(&mut resp, v.version_id.as_deref());
         Ok(resp)
@@ -236,8 +219,8 @@ impl S3Api {
         owner: Identity<'_>,
         bucket_owner: Identity<'_>,
     ) -> S3Result<Vec<Grant>> {
-        let from_headers = self.requested_acl(ctx, owner, bucket_owner)?;
-        let body = read_small_body(ctx, 64 * 1024).await?;
+        let from_headers = self.requested_acl(ctx, owner, bucket_owner).await?;
+        let body = read_small_body(ctx, CONFIG_BODY_LIMIT).await?;
         let has_body = !body.iter().all(u8::is_ascii_whitespace);
         match (from_headers, has_body) {
             (Some(_), true) => Err(S3Error::new(ErrorCode::UnexpectedContent)),
@@ -246,93 +229,48 @@ impl S3Api {
                 .msg("Your request was missing a required header")
                 .with("MissingHeaderName", "x-amz-acl")),
             (None, true) => {
-                let doc = xml::parse(&body).map_err(|_| S3Error::new(ErrorCode::MalformedACLError))?;
-                self.parse_acl_document(&doc, owner)
-            }
-        }
-    }
-
-    fn parse_acl_document(&self, doc: &Element, owner: Identity<'_>) -> S3Result<Vec<Grant>> {
-        let malformed = || S3Error::new(ErrorCode::MalformedACLError);
-        if doc.name != "AccessControlPolicy" {
-            return Err(malformed());
-        }
-        let owner_id = doc
-            .child("Owner")
-            .and_then(|o| o.child_text("ID"))
-            .ok_or_else(malformed)?;
-        if owner_id != owner.0 {
-            // The owner cannot be changed through the ACL.
-            return Err(S3Error::new(ErrorCode::AccessDenied));
-        }
-        let list = doc.child("AccessControlList").ok_or_else(malformed)?;
-        let mut grants = Vec::new();
-        for g in list.children_named("Grant") {
-            let grantee = g.child("Grantee").ok_or_else(malformed)?;
-            let permission = g
-                .child_text("Permission")
-                .and_then(Permission::parse)
-                .ok_or_else(malformed)?;
-            let kind = grantee
-                .attrs
-                .iter()
-                .find(|(k, _)| k == "xsi:type" || k.ends_with(":type") || k == "type")
-                .map(|(_, v)| v.as_str());
-            let spec = match kind {
-                Some("CanonicalUser") => GranteeSpec::Id(grantee.child_text("ID").ok_or_else(malformed)?.to_owned()),
-                Some("AmazonCustomerByEmail") => {
-                    GranteeSpec::Email(grantee.child_text("EmailAddress").ok_or_else(malformed)?.to_owned())
+                let doc = AccessControlPolicy::from_xml(&body)?;
+                if doc.owner_id != owner.0 {
+                    // The owner cannot be changed through the ACL.
+                    return Err(S3Error::new(ErrorCode::AccessDenied));
                 }
-                Some("Group") => GranteeSpec::Uri(grantee.child_text("URI").ok_or_else(malformed)?.to_owned()),
-                _ => return Err(malformed()),
-            };
-            grants.push(Grant {
-                grantee: self.resolve_grantee(spec)?,
-                permission,
-            });
+                let mut grants = Vec::with_capacity(doc.grants.len());
+                for g in doc.grants {
+                    let spec = match g.grantee {
+                        AclGrantee::CanonicalUser { id, .. } => GranteeSpec::Id(id),
+                        AclGrantee::Email(email) => GranteeSpec::Email(email),
+                        AclGrantee::Group(uri) => GranteeSpec::Uri(uri),
+                    };
+                    grants.push(Grant {
+                        grantee: self.resolve_grantee(spec).await?,
+                        permission: g.permission,
+                    });
+                }
+                Ok(grants)
+            }
         }
-        Ok(grants)
     }
 }
 
-/// An AccessControlPolicy document.
-pub(crate) fn acl_xml(owner: Identity<'_>, grants: &[Grant]) -> String {
-    let mut w = XmlWriter::new();
-    w.root("AccessControlPolicy")
-        .open("Owner")
-        .elem("ID", owner.0)
-        .elem("DisplayName", owner.1)
-        .close("Owner")
-        .open("AccessControlList");
-    // Group grants first, then users, each in stored order (as Ceph RGW lists them).
-    let groups = grants.iter().filter(|g| matches!(g.grantee, Grantee::Group(_)));
-    let users = grants.iter().filter(|g| matches!(g.grantee, Grantee::User { .. }));
-    for g in groups.chain(users) {
-        w.open("Grant");
-        match &g.grantee {
-            Grantee::User { id, display_name } => {
-                w.open_with("Grantee", &format!("{XSI} xsi:type=\"CanonicalUser\""))
-                    .elem("ID", id)
-                    .elem("DisplayName", display_name);
-            }
-            Grantee::Group(group) => {
-                w.open_with("Grantee", &format!("{XSI} xsi:type=\"Group\""))
-                    .elem("URI", group.uri());
-            }
-        }
-        w.close("Grantee")
-            .elem("Permission", g.permission.as_str())
-            .close("Grant");
+/// The AccessControlPolicy document of an ACL.
+pub(crate) fn acl_document(owner: Identity<'_>, grants: &[Grant]) -> AccessControlPolicy {
+    AccessControlPolicy {
+        owner_id: owner.0.to_owned(),
+        owner_display_name: Some(owner.1.to_owned()),
+        grants: grants
+            .iter()
+            .map(|g| AclGrant {
+                grantee: match &g.grantee {
+                    Grantee::User { id, display_name } => AclGrantee::CanonicalUser {
+                        id: id.clone(),
+                        display_name: Some(display_name.clone()),
+                    },
+                    Grantee::Group(group) => AclGrantee::Group(group.uri().to_owned()),
+                },
+                permission: g.permission,
+            })
+            .collect(),
     }
-    w.close("AccessControlList").close("AccessControlPolicy");
-    w.finish()
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum GranteeSpec {
-    Id(String),
-    Email(String),
-    Uri(String),
 }
 
 /// `id="a", emailAddress="b@c", uri="http://..."`: one grant header's grantees.
@@ -389,26 +327,24 @@ mod tests {
     }
 
     #[test]
-    fn acl_document_shape() {
+    fn acl_documents_of_grants() {
         let grants = vec![
             Grant::user("id1", "alice", Permission::FullControl),
             Grant::group(Group::AllUsers, Permission::Read),
         ];
-        let doc = acl_xml(("id1", "alice"), &grants);
+        let doc = acl_document(("id1", "alice"), &grants).to_xml();
         assert!(doc.contains(
             "<Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\"><ID>id1</ID>"
         ));
         assert!(doc.contains(
             "<URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission>"
         ));
-        let parsed = xml::parse(doc.as_bytes()).unwrap();
-        assert_eq!(
-            parsed
-                .child("AccessControlList")
-                .unwrap()
-                .children_named("Grant")
-                .count(),
-            2
+        // Groups come first.
+        assert!(
+            doc.find("AllUsers").unwrap()
+                < doc
+                    .find("<ID>id1</ID><DisplayName>alice</DisplayName></Grantee>")
+                    .unwrap()
         );
     }
 }

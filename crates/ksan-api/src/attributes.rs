@@ -4,17 +4,25 @@ use http::Response;
 use ksan_engine::multipart::parts_of;
 use ksan_engine::records::Versioning;
 use ksan_proto::ResponseBody;
+use ksan_proto::router::Endpoint;
 use ksan_proto::xml::XmlWriter;
 use ksan_types::{ErrorCode, S3Error};
 
 use crate::headers::format_http_date;
-use crate::list::max_keys;
 use crate::{Ctx, HandlerResult, S3Api};
 
 const ATTRIBUTES: [&str; 5] = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"];
 
 impl S3Api {
-    pub(crate) fn get_object_attributes(&self, ctx: &Ctx) -> HandlerResult {
+    pub(crate) async fn get_object_attributes(&self, ctx: &Ctx) -> HandlerResult {
+        let Endpoint::GetObjectAttributes {
+            part_number_marker: marker,
+            max_parts,
+            ..
+        } = ctx.endpoint()
+        else {
+            return Err(S3Error::internal("get_object_attributes for another endpoint"));
+        };
         // Clients send the list as one comma-separated header or as repeated headers.
         let wanted: Vec<&str> = ctx
             .headers
@@ -28,8 +36,7 @@ impl S3Api {
         if wanted.is_empty() || wanted.iter().any(|a| !ATTRIBUTES.contains(a)) {
             return Err(S3Error::new(ErrorCode::InvalidArgument).msg("Invalid attribute name specified."));
         }
-        let (bucket, handle) = self.authorized_object(ctx)?;
-        let q = &ctx.route.query;
+        let (bucket, handle) = self.authorized_object(ctx).await?;
         let v = &handle.version;
         let has = |a: &str| wanted.contains(&a);
         let mut w = XmlWriter::new();
@@ -49,21 +56,13 @@ impl S3Api {
             && let Some(manifest) = handle.manifest()
         {
             let parts = parts_of(manifest);
-            let marker: u32 = q
-                .get("part-number-marker")
-                .filter(|m| !m.is_empty())
-                .map(|m| {
-                    m.parse()
-                        .map_err(|_| S3Error::invalid_argument("Invalid part number marker", "part-number-marker", m))
-                })
-                .transpose()?
-                .unwrap_or(0);
+            let marker = *marker;
             let max = match ctx.header("x-amz-max-parts") {
                 Some(m) => m
                     .parse::<usize>()
                     .map_err(|_| S3Error::invalid_argument("Invalid max parts", "x-amz-max-parts", m))?
                     .min(1000),
-                None => max_keys(q, "max-parts")?,
+                None => *max_parts,
             };
             let after: Vec<_> = parts.iter().filter(|p| p.0 > marker).collect();
             let page = &after[..after.len().min(max)];
@@ -97,7 +96,7 @@ impl S3Api {
         let mut b = Response::builder()
             .header(http::header::CONTENT_TYPE, "application/xml")
             .header(http::header::LAST_MODIFIED, format_http_date(v.last_modified_ms));
-        if bucket.versioning != Versioning::Unversioned || v.version_id.is_some() {
+        if bucket.record.versioning != Versioning::Unversioned || v.version_id.is_some() {
             b = b.header("x-amz-version-id", v.version_id_str());
         }
         b.body(ResponseBody::full(w.finish())).map_err(S3Error::internal)

@@ -2,31 +2,35 @@
 
 use http::{Response, StatusCode};
 use ksan_proto::ResponseBody;
-use ksan_proto::xml::{self, XmlWriter};
+use ksan_proto::documents::{CreateBucketConfiguration, XmlDocument};
+use ksan_proto::router::Endpoint;
+use ksan_proto::xml::XmlWriter;
 use ksan_types::{ErrorCode, S3Error};
 
 use crate::headers::format_iso8601;
-use crate::{Ctx, HandlerResult, S3Api, empty_response, read_small_body, xml_response};
+use crate::{CONFIG_BODY_LIMIT, Ctx, HandlerResult, S3Api, empty_response, read_small_body, xml_response};
 
 impl S3Api {
-    pub(crate) fn list_buckets(&self, ctx: &Ctx) -> HandlerResult {
+    pub(crate) async fn list_buckets(&self, ctx: &Ctx) -> HandlerResult {
         let user = self.require_user(ctx)?;
-        let q = &ctx.route.query;
-        let prefix = q.get("prefix").unwrap_or_default();
-        let max = match q.get("max-buckets") {
-            None => usize::MAX,
-            Some(m) => match m.parse::<usize>() {
-                Ok(n) if (1..=10_000).contains(&n) => n,
-                _ => return Err(S3Error::invalid_argument("Invalid max-buckets", "max-buckets", m)),
-            },
+        let Endpoint::ListBuckets {
+            prefix,
+            max_buckets,
+            continuation_token,
+        } = ctx.endpoint()
+        else {
+            return Err(S3Error::internal("list_buckets for another endpoint"));
         };
+        let prefix_str = prefix.as_deref().unwrap_or_default();
+        let max = max_buckets.unwrap_or(usize::MAX);
         // The continuation token is the last name of the previous page.
-        let after = q.get("continuation-token").filter(|t| !t.is_empty());
+        let after = continuation_token.as_deref();
         let mut buckets: Vec<_> = self
             .engine
-            .list_buckets(&user.canonical_id)?
+            .list_buckets(&user.canonical_id)
+            .await?
             .into_iter()
-            .filter(|b| b.name.starts_with(prefix) && after.is_none_or(|a| b.name.as_str() > a))
+            .filter(|b| b.name.starts_with(prefix_str) && after.is_none_or(|a| b.name.as_str() > a))
             .collect();
         let truncated = buckets.len() > max;
         buckets.truncate(max);
@@ -48,8 +52,8 @@ impl S3Api {
         if truncated && let Some(last) = buckets.last() {
             w.elem("ContinuationToken", &last.name);
         }
-        if q.has("prefix") {
-            w.elem("Prefix", prefix);
+        if let Some(p) = prefix {
+            w.elem("Prefix", p);
         }
         w.close("ListAllMyBucketsResult");
         xml_response(w.finish())
@@ -63,16 +67,10 @@ impl S3Api {
         {
             return Err(S3Error::new(ErrorCode::NotImplemented).msg("Object lock is not implemented yet"));
         }
-        let body = read_small_body(ctx, 64 * 1024).await?;
+        let body = read_small_body(ctx, CONFIG_BODY_LIMIT).await?;
         let mut location = None;
         if !body.iter().all(u8::is_ascii_whitespace) {
-            let doc = xml::parse(&body)?;
-            if doc.name != "CreateBucketConfiguration" {
-                return Err(S3Error::new(ErrorCode::MalformedXML));
-            }
-            if let Some(lc) = doc.child_text("LocationConstraint") {
-                location = Some(lc.to_owned());
-            }
+            location = CreateBucketConfiguration::from_xml(&body)?.location_constraint;
         }
         match location.as_deref() {
             None | Some("") => location = None,
@@ -84,7 +82,9 @@ impl S3Api {
             }
         }
         let name = ctx.bucket_name().to_owned();
-        let (acl, ownership) = self.new_bucket_acl(ctx, (&user.canonical_id, &user.display_name))?;
+        let (acl, ownership) = self
+            .new_bucket_acl(ctx, (&user.canonical_id, &user.display_name))
+            .await?;
         let options = ksan_engine::buckets::NewBucket {
             location,
             acl,
@@ -99,29 +99,29 @@ impl S3Api {
     }
 
     pub(crate) async fn delete_bucket(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
-        self.engine.delete_bucket(&bucket.name).await?;
+        let bucket = self.authorized_bucket(ctx).await?;
+        self.engine.delete_bucket(bucket.name()).await?;
         empty_response(StatusCode::NO_CONTENT)
     }
 
-    pub(crate) fn head_bucket(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
+    pub(crate) async fn head_bucket(&self, ctx: &Ctx) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx).await?;
         Response::builder()
             .status(StatusCode::OK)
             .header(
                 "x-amz-bucket-region",
-                bucket.location.as_deref().unwrap_or(&self.config.region),
+                bucket.record.location.as_deref().unwrap_or(&self.config.region),
             )
             .body(ResponseBody::empty())
             .map_err(S3Error::internal)
     }
 
-    pub(crate) fn get_bucket_location(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
+    pub(crate) async fn get_bucket_location(&self, ctx: &Ctx) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx).await?;
         let mut w = XmlWriter::new();
         w.root("LocationConstraint");
         // us-east-1 buckets answer an empty constraint, as S3 does.
-        if let Some(lc) = bucket.location.as_deref().filter(|l| *l != "us-east-1") {
+        if let Some(lc) = bucket.record.location.as_deref().filter(|l| *l != "us-east-1") {
             w.text(lc);
         }
         w.close("LocationConstraint");

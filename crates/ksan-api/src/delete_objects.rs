@@ -1,84 +1,88 @@
-//! DeleteObjects: up to 1000 keys in one request, each answered on its own.
+//! DeleteObjects: up to 1000 keys in one request, each decided and answered on its own, all
+//! deleted in one metadata transaction.
 
-use ksan_proto::xml::{self, XmlWriter};
-use ksan_types::{ErrorCode, S3Error};
+use ksan_proto::documents::{DeleteRequest, XmlDocument};
+use ksan_proto::xml::XmlWriter;
+use ksan_types::{ErrorCode, S3Error, VersionId};
 
 use crate::headers;
 use crate::list::Encoder;
 use crate::{Ctx, HandlerResult, S3Api, read_small_body, xml_response};
 
-/// Most keys one DeleteObjects may name.
-const MAX_KEYS: usize = 1000;
+/// Largest DeleteObjects document (1000 keys of 1024 bytes fit).
+const DELETE_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 impl S3Api {
     pub(crate) async fn delete_objects(&self, ctx: &Ctx) -> HandlerResult {
         // Decided key by key below (s3:DeleteObject on each), as S3 does.
-        let bucket = self.object_access(ctx)?;
+        let bucket = self.object_access(ctx).await?;
         // Without a bucket policy the decision does not depend on the key: a caller who may
         // delete nothing here is refused before its document is read.
-        if bucket.policy.is_none() && !self.may_delete(ctx, &bucket, "", false)? {
+        if crate::conditions::policy_of(&bucket).is_none() && !self.may_delete(ctx, &bucket, "", false) {
             return Err(S3Error::new(ErrorCode::AccessDenied));
         }
         let md5 = headers::content_md5(&ctx.headers)?;
-        let body = read_small_body(ctx, 2 * 1024 * 1024).await?;
+        let body = read_small_body(ctx, DELETE_BODY_LIMIT).await?;
         if let Some(expected) = md5
             && md5_check::digest(&body) != expected
         {
             return Err(S3Error::new(ErrorCode::BadDigest));
         }
-        let doc = xml::parse(&body)?;
-        if doc.name != "Delete" {
-            return Err(S3Error::new(ErrorCode::MalformedXML));
-        }
-        let quiet = doc
-            .child_text("Quiet")
-            .is_some_and(|q| q.trim().eq_ignore_ascii_case("true"));
-        let objects: Vec<_> = doc.children_named("Object").collect();
-        if objects.is_empty() || objects.len() > MAX_KEYS {
-            return Err(S3Error::new(ErrorCode::MalformedXML));
-        }
-        let enc = Encoder::plain();
+        let doc = DeleteRequest::from_xml(&body)?;
+        // Each key is checked and decided first; the allowed ones are deleted together.
+        let checked: Vec<Result<Option<VersionId>, S3Error>> = doc
+            .objects
+            .iter()
+            .map(|o| {
+                headers::check_key(&o.key)?;
+                let version = o.version_id.as_deref().map(VersionId::parse).transpose()?;
+                if !self.may_delete(ctx, &bucket, &o.key, version.is_some()) {
+                    return Err(S3Error::new(ErrorCode::AccessDenied));
+                }
+                Ok(version)
+            })
+            .collect();
+        let targets: Vec<(String, Option<VersionId>)> = doc
+            .objects
+            .iter()
+            .zip(&checked)
+            .filter_map(|(o, c)| c.as_ref().ok().map(|v| (o.key.clone(), *v)))
+            .collect();
         let (owner, display) = ctx.owner();
+        let mut outcomes = if targets.is_empty() {
+            Vec::new()
+        } else {
+            self.engine
+                .delete_objects(bucket.name(), targets, (&owner, &display))
+                .await?
+        }
+        .into_iter();
+        let enc = Encoder::plain();
         let mut w = XmlWriter::new();
         w.root("DeleteResult");
-        for o in objects {
-            let Some(key) = o.child_text("Key") else {
-                return Err(S3Error::new(ErrorCode::MalformedXML));
-            };
-            let version_id = o.child_text("VersionId").filter(|v| !v.is_empty());
-            let result = match headers::check_key(key) {
-                Ok(()) if !self.may_delete(ctx, &bucket, key, version_id.is_some())? => {
-                    Err(S3Error::new(ErrorCode::AccessDenied))
-                }
-                Ok(()) => {
-                    self.engine
-                        .delete_object(&bucket.name, key, version_id, (&owner, &display))
-                        .await
-                }
+        for (o, check) in doc.objects.iter().zip(checked) {
+            let result = match check {
+                Ok(_) => outcomes
+                    .next()
+                    .ok_or_else(|| S3Error::internal("a deletion without its outcome")),
                 Err(e) => Err(e),
             };
             match result {
                 Ok(out) => {
-                    if quiet {
+                    if doc.quiet {
                         continue;
                     }
-                    w.open("Deleted").elem("Key", &enc.enc(key));
-                    if let Some(v) = version_id {
-                        w.elem("VersionId", v);
-                    }
+                    w.open("Deleted").elem("Key", &enc.enc(&o.key));
+                    w.elem_opt("VersionId", o.version_id.as_deref());
                     if out.delete_marker {
                         w.elem("DeleteMarker", "true");
-                        if let Some(v) = &out.version_id {
-                            w.elem("DeleteMarkerVersionId", v);
-                        }
+                        w.elem_opt("DeleteMarkerVersionId", out.version_id.as_deref());
                     }
                     w.close("Deleted");
                 }
                 Err(e) => {
-                    w.open("Error").elem("Key", &enc.enc(key));
-                    if let Some(v) = version_id {
-                        w.elem("VersionId", v);
-                    }
+                    w.open("Error").elem("Key", &enc.enc(&o.key));
+                    w.elem_opt("VersionId", o.version_id.as_deref());
                     w.elem("Code", e.code.as_str())
                         .elem("Message", &e.message)
                         .close("Error");

@@ -5,9 +5,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use http::HeaderMap;
 use http::response::Builder;
 use ksan_engine::ObjectVersion;
-use ksan_engine::objects::{ChecksumRequest, WriteConditions};
+use ksan_engine::objects::{BodyChecks, ChecksumRequest, MAX_PUT_SIZE, WriteConditions};
 use ksan_engine::records::ContentHeaders;
-use ksan_types::{ChecksumAlgorithm, ErrorCode, S3Error, S3Result};
+use ksan_types::{ChecksumAlgorithm, ErrorCode, S3Error, S3Result, StorageClass, TrailerSlot};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -34,25 +34,6 @@ pub fn check_key(key: &str) -> S3Result<()> {
         return Err(S3Error::new(ErrorCode::InvalidURI));
     }
     Ok(())
-}
-
-/// The canned ACLs S3 knows; any other `x-amz-acl` value is InvalidArgument.
-const CANNED_ACLS: [&str; 8] = [
-    "private",
-    "public-read",
-    "public-read-write",
-    "authenticated-read",
-    "aws-exec-read",
-    "bucket-owner-read",
-    "bucket-owner-full-control",
-    "log-delivery-write",
-];
-
-pub fn check_canned_acl(h: &HeaderMap) -> S3Result<()> {
-    match get(h, "x-amz-acl") {
-        Some(acl) if !CANNED_ACLS.contains(&acl) => Err(S3Error::invalid_argument("", "x-amz-acl", acl)),
-        _ => Ok(()),
-    }
 }
 
 /// Request headers asking for behaviour ksan does not have yet, with what they ask for. S3 would
@@ -130,24 +111,36 @@ pub fn user_metadata(h: &HeaderMap) -> S3Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-pub fn storage_class(h: &HeaderMap) -> S3Result<Option<String>> {
-    const CLASSES: [&str; 9] = [
-        "STANDARD",
-        "REDUCED_REDUNDANCY",
-        "STANDARD_IA",
-        "ONEZONE_IA",
-        "INTELLIGENT_TIERING",
-        "GLACIER",
-        "DEEP_ARCHIVE",
-        "GLACIER_IR",
-        "EXPRESS_ONEZONE",
-    ];
-    match get(h, "x-amz-storage-class") {
-        None => Ok(None),
-        Some("STANDARD") => Ok(None),
-        Some(c) if CLASSES.contains(&c) => Ok(Some(c.to_owned())),
-        Some(_) => Err(S3Error::new(ErrorCode::InvalidStorageClass)),
+/// `x-amz-storage-class` (STANDARD, the default, is None).
+pub fn storage_class(h: &HeaderMap) -> S3Result<Option<StorageClass>> {
+    match get(h, "x-amz-storage-class").map(StorageClass::parse).transpose()? {
+        Some(StorageClass::Standard) | None => Ok(None),
+        Some(class) => Ok(Some(class)),
     }
+}
+
+/// What an upload's headers say of its body: the decoded length (aws-chunked bodies declare
+/// it apart), Content-MD5 and a flexible checksum. EntityTooLarge for a declared size over the
+/// single-PUT limit; MissingContentLength if neither a length nor chunked framing is given.
+pub fn body_checks(h: &HeaderMap, trailers: &TrailerSlot) -> S3Result<BodyChecks> {
+    let content_length = match header_u64(h, "x-amz-decoded-content-length")? {
+        Some(len) => Some(len),
+        None => header_u64(h, "content-length")?,
+    };
+    if let Some(len) = content_length.filter(|l| *l > MAX_PUT_SIZE) {
+        return Err(S3Error::new(ErrorCode::EntityTooLarge)
+            .with("ProposedSize", len.to_string())
+            .with("MaxSizeAllowed", MAX_PUT_SIZE.to_string()));
+    }
+    if content_length.is_none() && get(h, "transfer-encoding").is_none() {
+        return Err(S3Error::new(ErrorCode::MissingContentLength));
+    }
+    Ok(BodyChecks {
+        content_length,
+        content_md5: content_md5(h)?,
+        checksum: checksum_request(h)?,
+        trailers: trailers.clone(),
+    })
 }
 
 pub fn content_md5(h: &HeaderMap) -> S3Result<Option<[u8; 16]>> {
@@ -221,6 +214,7 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
         .map(|d| d.as_secs() as i64)
 }
 
+/// An HTTP date (`Last-Modified`) of a time in ms since the epoch.
 pub fn format_http_date(ms: i64) -> String {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
     httpdate::fmt_http_date(t)
@@ -340,7 +334,7 @@ pub fn object_headers(mut b: Builder, v: &ObjectVersion, versioned: bool) -> Bui
     for (k, val) in &v.user_meta {
         b = b.header(format!("x-amz-meta-{k}"), val.as_str());
     }
-    if let Some(class) = &v.storage_class {
+    if let Some(class) = v.storage_class {
         b = b.header("x-amz-storage-class", class.as_str());
     }
     if versioned || v.version_id.is_some() {

@@ -1,21 +1,32 @@
-//! One handler per S3 operation: a routed, authenticated request goes to the engine, the
-//! engine's answer becomes an S3 response. No storage details here.
+//! One handler per S3 operation: a routed, authenticated request is parsed into the engine's
+//! terms, goes to the engine, and the engine's answer becomes an S3 response. No storage
+//! details and no S3 rules here: the rules are the engine's, the wire the protocol crate's.
+//!
+//! Files: `lib.rs` dispatches; `access.rs` brings requests to the engine's access decision
+//! (`conditions.rs` builds their condition keys, `client_addr.rs` finds the client's address);
+//! `headers.rs` reads request headers and writes object headers; one file per operation group
+//! (buckets, objects, listings, multipart, versioning, ACLs, policy, tagging, ...).
+
+#![warn(missing_docs)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use ksan_engine::{Engine, Principal};
-use ksan_proto::auth::{self, AuthRequest, SecretLookup, SigningKeyCache};
+use ksan_engine::{Engine, Principal, UserRecord};
+use ksan_proto::auth::{self, AuthRequest, SecretLookup, SignatureKind, SigningKeyCache};
+use ksan_proto::documents::XmlDocument;
 use ksan_proto::router::{self, Endpoint, Route};
 use ksan_proto::{ResponseBody, error::error_xml};
-use ksan_types::{BodyStream, ErrorCode, S3Error, S3Result, TrailerSlot};
+use ksan_types::{BodyStream, CannedAcl, ErrorCode, S3Error, S3Result, TrailerSlot};
 
 mod access;
 mod acl;
 mod attributes;
 mod bucket;
+mod client_addr;
+mod conditions;
 mod delete_objects;
 mod headers;
 mod list;
@@ -25,14 +36,16 @@ mod policy;
 mod tagging;
 mod versioning;
 
-pub use access::parse_network;
+pub use client_addr::parse_network;
 pub use headers::{format_http_date, format_iso8601};
 
 /// S3 limits the request header section to 8 KiB.
 const MAX_HEADER_BYTES: usize = 8 * 1024;
 
+/// The api layer's settings.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
+    /// The region signatures are scoped to.
     pub region: String,
     /// Virtual-host base domains.
     pub domains: Vec<String>,
@@ -43,19 +56,19 @@ pub struct ApiConfig {
 /// Facts about the connection a request came on.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnInfo {
+    /// The peer's address.
     pub remote: SocketAddr,
+    /// The connection is TLS.
     pub tls: bool,
 }
 
+/// The S3 API over an engine.
 pub struct S3Api {
     engine: Arc<Engine>,
     config: ApiConfig,
     signing_keys: SigningKeyCache,
     request_seq: AtomicU64,
     host_id: String,
-    /// Parsed bucket policies by bucket name, with the text they were parsed from.
-    policies:
-        std::sync::Mutex<std::collections::HashMap<String, (String, Arc<ksan_engine::access::policy::BucketPolicy>)>>,
 }
 
 /// Everything a handler needs to know about its request.
@@ -63,10 +76,12 @@ pub(crate) struct Ctx {
     pub route: Route,
     pub headers: HeaderMap,
     pub principal: Principal,
-    pub signature: ksan_proto::auth::SignatureKind,
+    pub signature: SignatureKind,
     pub conn: ConnInfo,
-    /// The client's address for `aws:SourceIp` (see `access::client_ip`).
+    /// The client's address for `aws:SourceIp` (see `client_addr::client_ip`).
     pub client_ip: std::net::IpAddr,
+    /// `x-amz-acl`, parsed.
+    pub canned_acl: Option<CannedAcl>,
     /// Behind a mutex only so that `&Ctx` is Send across awaits (streams are not Sync).
     body: std::sync::Mutex<Option<BodyStream>>,
     pub trailers: TrailerSlot,
@@ -78,6 +93,9 @@ impl Ctx {
     }
     pub fn key(&self) -> &str {
         self.route.key.as_deref().unwrap_or_default()
+    }
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.route.endpoint
     }
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
@@ -98,17 +116,30 @@ impl Ctx {
     }
 }
 
-struct EngineSecrets<'a>(&'a Engine);
+/// Secret keys for authentication; the user of the key found is kept for the principal, so
+/// one metadata read serves both.
+struct EngineSecrets<'a> {
+    engine: &'a Engine,
+    user: std::sync::Mutex<Option<Arc<UserRecord>>>,
+}
 
+#[async_trait::async_trait]
 impl SecretLookup for EngineSecrets<'_> {
-    fn secret(&self, access_key: &str) -> Option<String> {
-        self.0.secret_for(access_key).ok().flatten()
+    async fn secret(&self, access_key: &str) -> Result<Option<String>, S3Error> {
+        let Some((secret, user)) = self.engine.credentials(access_key).await? else {
+            return Ok(None);
+        };
+        if let Ok(mut slot) = self.user.lock() {
+            *slot = Some(user);
+        }
+        Ok(Some(secret))
     }
 }
 
 pub(crate) type HandlerResult = S3Result<Response<ResponseBody>>;
 
 impl S3Api {
+    /// The API over `engine`.
     pub fn new(engine: Arc<Engine>, config: ApiConfig) -> Self {
         S3Api {
             engine,
@@ -116,10 +147,10 @@ impl S3Api {
             signing_keys: SigningKeyCache::new(),
             request_seq: AtomicU64::new(rand::random::<u32>() as u64),
             host_id: base64_host_id(),
-            policies: Default::default(),
         }
     }
 
+    /// The engine.
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }
@@ -158,73 +189,56 @@ impl S3Api {
     }
 
     async fn dispatch(&self, req: Request<BodyStream>, conn: ConnInfo) -> HandlerResult {
-        let (parts, body) = req.into_parts();
-        tracing::trace!(method = %parts.method, uri = %parts.uri, headers = ?parts.headers, "request");
+        let (mut parts, body) = req.into_parts();
         let header_bytes: usize = parts.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
         if header_bytes > MAX_HEADER_BYTES {
             return Err(S3Error::new(ErrorCode::RequestHeaderSectionTooLarge)
                 .with("MaxSizeAllowed", MAX_HEADER_BYTES.to_string()));
         }
-        let route = router::route(
-            &parts.method,
-            host_of(&parts),
-            parts.uri.path(),
-            parts.uri.query(),
-            &parts.headers,
-            &self.config.domains,
-        )?;
-        let auth_req = AuthRequest {
-            method: &parts.method,
-            uri: &parts.uri,
-            headers: &parts.headers,
-            now: time::OffsetDateTime::now_utc(),
-            region: &self.config.region,
-            v2_resource_prefix: None,
+        let location = router::locate(host_of(&parts), parts.uri.path(), &self.config.domains)?;
+        let v2_prefix = location
+            .virtual_host
+            .then(|| format!("/{}", location.bucket.as_deref().unwrap_or_default()));
+        let secrets = EngineSecrets {
+            engine: &self.engine,
+            user: std::sync::Mutex::new(None),
         };
-        let v2_prefix;
-        let auth_req = if route.virtual_host {
-            v2_prefix = format!("/{}", route.bucket.as_deref().unwrap_or_default());
-            AuthRequest {
-                v2_resource_prefix: Some(&v2_prefix),
-                ..auth_req
-            }
-        } else {
-            auth_req
+        let authenticated = auth::authenticate(
+            &AuthRequest {
+                method: &parts.method,
+                uri: &parts.uri,
+                headers: &parts.headers,
+                now: time::OffsetDateTime::now_utc(),
+                region: &self.config.region,
+                v2_resource_prefix: v2_prefix.as_deref(),
+            },
+            &secrets,
+            &self.signing_keys,
+        )
+        .await?;
+        let principal = match (&authenticated.access_key, secrets.user.into_inner()) {
+            (None, _) => Principal::Anonymous,
+            (Some(_), Ok(Some(user))) => Principal::User(user),
+            (Some(_), _) => return Err(S3Error::new(ErrorCode::InvalidAccessKeyId)),
         };
-        let authenticated = auth::authenticate(&auth_req, &EngineSecrets(&self.engine), &self.signing_keys)?;
-        let (mut parts, mut route) = (parts, route);
-        if authenticated.kind == auth::SignatureKind::V4Query {
+        if authenticated.kind == SignatureKind::V4Query {
             // x-amz-* parameters of a presigned URL are signed request headers.
-            let hoisted = auth::presigned_query_headers(&parts.uri);
-            if !hoisted.is_empty() {
-                for (name, value) in hoisted {
-                    parts.headers.entry(name).or_insert(value);
-                }
-                route = router::route(
-                    &parts.method,
-                    host_of(&parts),
-                    parts.uri.path(),
-                    parts.uri.query(),
-                    &parts.headers,
-                    &self.config.domains,
-                )?;
+            for (name, value) in auth::presigned_query_headers(&parts.uri) {
+                parts.headers.entry(name).or_insert(value);
             }
         }
-        let principal = match &authenticated.access_key {
-            Some(ak) => match self.engine.user_for_key(ak)? {
-                Some(user) => Principal::User(user),
-                None => return Err(S3Error::new(ErrorCode::InvalidAccessKeyId)),
-            },
-            None => Principal::Anonymous,
-        };
+        let route = router::route(&parts.method, location, parts.uri.query(), &parts.headers)?;
+        tracing::trace!(method = %parts.method, path = %parts.uri.path(), operation = route.endpoint.name(), "request");
         let trailers = TrailerSlot::new();
         let decoded_length = headers::header_u64(&parts.headers, "x-amz-decoded-content-length")?;
         let body = auth::decode_body(body, authenticated.payload, trailers.clone(), decoded_length);
         if let Some(key) = &route.key {
             headers::check_key(key)?;
         }
-        headers::check_canned_acl(&parts.headers)?;
-        let client_ip = access::client_ip(
+        let canned_acl = headers::get(&parts.headers, "x-amz-acl")
+            .map(CannedAcl::parse)
+            .transpose()?;
+        let client_ip = client_addr::client_ip(
             conn.remote.ip(),
             parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
             &self.config.trusted_proxies,
@@ -236,6 +250,7 @@ impl S3Api {
             signature: authenticated.kind,
             conn,
             client_ip,
+            canned_acl,
             body: std::sync::Mutex::new(Some(body)),
             trailers,
         };
@@ -244,58 +259,60 @@ impl S3Api {
 
     async fn run(&self, ctx: &Ctx) -> HandlerResult {
         use Endpoint::*;
-        match ctx.route.endpoint {
-            ListBuckets => self.list_buckets(ctx),
+        match ctx.endpoint() {
+            ListBuckets { .. } => self.list_buckets(ctx).await,
             CreateBucket => self.create_bucket(ctx).await,
             DeleteBucket => self.delete_bucket(ctx).await,
-            HeadBucket => self.head_bucket(ctx),
-            GetBucketLocation => self.get_bucket_location(ctx),
-            ListObjects => self.list_objects_v1(ctx),
-            ListObjectsV2 => self.list_objects_v2(ctx),
+            HeadBucket => self.head_bucket(ctx).await,
+            GetBucketLocation => self.get_bucket_location(ctx).await,
+            ListObjects { .. } => self.list_objects_v1(ctx).await,
+            ListObjectsV2 { .. } => self.list_objects_v2(ctx).await,
             PutObject => self.put_object(ctx).await,
-            GetObject => self.get_object(ctx, false).await,
-            HeadObject => self.get_object(ctx, true).await,
-            DeleteObject => self.delete_object(ctx).await,
+            GetObject(read) => self.get_object(ctx, read, false).await,
+            HeadObject(read) => self.get_object(ctx, read, true).await,
+            DeleteObject { version } => self.delete_object(ctx, *version).await,
             DeleteObjects => self.delete_objects(ctx).await,
             CopyObject => self.copy_object(ctx).await,
-            GetBucketVersioning => self.get_bucket_versioning(ctx),
+            GetBucketVersioning => self.get_bucket_versioning(ctx).await,
             PutBucketVersioning => self.put_bucket_versioning(ctx).await,
-            ListObjectVersions => self.list_object_versions(ctx),
+            ListObjectVersions { .. } => self.list_object_versions(ctx).await,
             CreateMultipartUpload => self.create_multipart_upload(ctx).await,
-            UploadPart => self.upload_part(ctx).await,
-            UploadPartCopy => self.upload_part_copy(ctx).await,
-            CompleteMultipartUpload => self.complete_multipart_upload(ctx).await,
-            AbortMultipartUpload => self.abort_multipart_upload(ctx).await,
-            ListParts => self.list_parts(ctx),
-            ListMultipartUploads => self.list_multipart_uploads(ctx),
-            GetObjectAttributes => self.get_object_attributes(ctx),
-            GetBucketAcl => self.get_bucket_acl(ctx),
+            UploadPart(part) => self.upload_part(ctx, part).await,
+            UploadPartCopy(part) => self.upload_part_copy(ctx, part).await,
+            CompleteMultipartUpload { upload_id } => self.complete_multipart_upload(ctx, upload_id).await,
+            AbortMultipartUpload { upload_id } => self.abort_multipart_upload(ctx, upload_id).await,
+            ListParts { .. } => self.list_parts(ctx).await,
+            ListMultipartUploads { .. } => self.list_multipart_uploads(ctx).await,
+            GetObjectAttributes { .. } => self.get_object_attributes(ctx).await,
+            GetBucketAcl => self.get_bucket_acl(ctx).await,
             PutBucketAcl => self.put_bucket_acl(ctx).await,
-            GetObjectAcl => self.get_object_acl(ctx),
-            PutObjectAcl => self.put_object_acl(ctx).await,
+            GetObjectAcl { .. } => self.get_object_acl(ctx).await,
+            PutObjectAcl { .. } => self.put_object_acl(ctx).await,
             PutBucketPolicy => self.put_bucket_policy(ctx).await,
-            GetBucketPolicy => self.get_bucket_policy(ctx),
+            GetBucketPolicy => self.get_bucket_policy(ctx).await,
             DeleteBucketPolicy => self.delete_bucket_policy(ctx).await,
-            GetBucketPolicyStatus => self.get_bucket_policy_status(ctx),
+            GetBucketPolicyStatus => self.get_bucket_policy_status(ctx).await,
             PutPublicAccessBlock => self.put_public_access_block(ctx).await,
-            GetPublicAccessBlock => self.get_public_access_block(ctx),
+            GetPublicAccessBlock => self.get_public_access_block(ctx).await,
             DeletePublicAccessBlock => self.delete_public_access_block(ctx).await,
             PutBucketOwnershipControls => self.put_bucket_ownership_controls(ctx).await,
-            GetBucketOwnershipControls => self.get_bucket_ownership_controls(ctx),
+            GetBucketOwnershipControls => self.get_bucket_ownership_controls(ctx).await,
             DeleteBucketOwnershipControls => self.delete_bucket_ownership_controls(ctx).await,
-            GetObjectTagging => self.get_object_tagging(ctx),
-            PutObjectTagging => self.put_object_tagging(ctx).await,
-            DeleteObjectTagging => self.delete_object_tagging(ctx).await,
-            Unsupported if ctx.route.key.is_some() && ctx.route.query.has("torrent") => {
+            GetObjectTagging { .. } => self.get_object_tagging(ctx).await,
+            PutObjectTagging { .. } => self.put_object_tagging(ctx).await,
+            DeleteObjectTagging { .. } => self.delete_object_tagging(ctx).await,
+            Unsupported {
+                sub_resource: "torrent",
+            } if ctx.route.key.is_some() => {
                 // Torrents are not served: as S3 does for objects it cannot seed.
-                self.authorized_bucket(ctx)?;
+                self.authorized_bucket(ctx).await?;
                 Err(S3Error::new(ErrorCode::NoSuchKey).key(ctx.key()))
             }
             other => {
                 // Routed but not built yet: the bucket must still exist and be the caller's,
                 // so that a client learns "not implemented" only where it could have acted.
                 if ctx.route.bucket.is_some() {
-                    self.authorized_bucket(ctx)?;
+                    self.authorized_bucket(ctx).await?;
                 }
                 Err(S3Error::new(ErrorCode::NotImplemented).msg(format!("{} is not implemented yet", other.name())))
             }
@@ -303,7 +320,7 @@ impl S3Api {
     }
 
     /// An authenticated principal, for operations with no bucket to decide by.
-    pub(crate) fn require_user<'a>(&self, ctx: &'a Ctx) -> S3Result<&'a ksan_engine::UserRecord> {
+    pub(crate) fn require_user<'a>(&self, ctx: &'a Ctx) -> S3Result<&'a UserRecord> {
         ctx.principal
             .user()
             .ok_or_else(|| S3Error::new(ErrorCode::AccessDenied))
@@ -352,6 +369,11 @@ pub(crate) fn xml_response(doc: String) -> HandlerResult {
         .map_err(S3Error::internal)
 }
 
+/// A 200 with a typed document.
+pub(crate) fn document_response<D: XmlDocument>(doc: &D) -> HandlerResult {
+    xml_response(doc.to_xml())
+}
+
 /// `x-amz-version-id` on a response about a version that has one.
 pub(crate) fn set_version_header(resp: &mut Response<ResponseBody>, version_id: Option<&str>) {
     if let Some(vid) = version_id
@@ -368,7 +390,8 @@ pub(crate) fn empty_response(status: StatusCode) -> HandlerResult {
         .map_err(S3Error::internal)
 }
 
-/// Read a small request document (XML configurations, DeleteObjects) whole, up to `limit`.
+/// Read a small request body (XML configurations, DeleteObjects) whole, up to `limit` bytes
+/// (MaxMessageLengthExceeded past it, before any more is read).
 pub(crate) async fn read_small_body(ctx: &Ctx, limit: usize) -> S3Result<bytes::Bytes> {
     use futures_util::StreamExt;
     let mut body = ctx.take_body();
@@ -381,4 +404,12 @@ pub(crate) async fn read_small_body(ctx: &Ctx, limit: usize) -> S3Result<bytes::
         buf.extend_from_slice(&chunk);
     }
     Ok(buf.freeze())
+}
+
+/// The size cap of configuration documents.
+pub(crate) const CONFIG_BODY_LIMIT: usize = 64 * 1024;
+
+/// Read a typed document from the request body (up to `limit` bytes).
+pub(crate) async fn read_document<D: XmlDocument>(ctx: &Ctx, limit: usize) -> S3Result<D> {
+    D::from_xml(&read_small_body(ctx, limit).await?)
 }

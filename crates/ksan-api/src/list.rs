@@ -3,7 +3,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ksan_engine::list::{ListPage, ListQuery};
-use ksan_proto::query::Query;
+use ksan_proto::router::Endpoint;
 use ksan_proto::xml::XmlWriter;
 use ksan_types::{ErrorCode, S3Error, S3Result};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -27,16 +27,9 @@ impl Encoder {
     pub fn plain() -> Self {
         Encoder { url: false }
     }
-    pub fn from_query(q: &Query) -> S3Result<Self> {
-        match q.get("encoding-type") {
-            None => Ok(Encoder { url: false }),
-            Some(t) if t.eq_ignore_ascii_case("url") => Ok(Encoder { url: true }),
-            Some(t) => Err(S3Error::invalid_argument(
-                "Invalid Encoding Method specified in Request",
-                "encoding-type",
-                t,
-            )),
-        }
+    /// With `encoding-type=url`, keys and prefixes are URL-encoded.
+    pub fn new(url: bool) -> Self {
+        Encoder { url }
     }
     pub fn enc<'a>(&self, s: &'a str) -> std::borrow::Cow<'a, str> {
         if self.url {
@@ -48,25 +41,6 @@ impl Encoder {
     pub fn write_type(&self, w: &mut XmlWriter) {
         if self.url {
             w.elem("EncodingType", "url");
-        }
-    }
-}
-
-pub(crate) fn max_keys(q: &Query, name: &'static str) -> S3Result<usize> {
-    match q.get(name) {
-        None => Ok(1000),
-        Some(v) => {
-            let n: i64 = v.trim().parse().map_err(|_| {
-                S3Error::invalid_argument("Provided max-keys not an integer or within integer range", name, v)
-            })?;
-            if n < 0 {
-                return Err(S3Error::invalid_argument(
-                    "Argument max-keys must be an integer between 0 and 2147483647",
-                    name,
-                    v,
-                ));
-            }
-            Ok((n as usize).min(1000))
         }
     }
 }
@@ -99,24 +73,26 @@ fn write_contents(w: &mut XmlWriter, page: &ListPage, enc: &Encoder, with_owner:
 }
 
 impl S3Api {
-    pub(crate) fn list_objects_v1(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
-        let q = &ctx.route.query;
-        let enc = Encoder::from_query(q)?;
-        let query = ListQuery {
-            prefix: q.get("prefix").unwrap_or_default().to_owned(),
-            delimiter: q.get("delimiter").filter(|d| !d.is_empty()).map(str::to_owned),
-            after: q.get("marker").filter(|m| !m.is_empty()).map(str::to_owned),
-            max_keys: max_keys(q, "max-keys")?,
+    pub(crate) async fn list_objects_v1(&self, ctx: &Ctx) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx).await?;
+        let Endpoint::ListObjects { list, marker } = ctx.endpoint() else {
+            return Err(S3Error::internal("list_objects_v1 for another endpoint"));
         };
-        let page = self.engine.list_objects(&bucket.name, &query)?;
+        let enc = Encoder::new(list.url_encoding);
+        let query = ListQuery {
+            prefix: list.prefix().to_owned(),
+            delimiter: list.delimiter.clone(),
+            after: marker.clone().filter(|m| !m.is_empty()),
+            max_keys: list.max,
+        };
+        let page = self.engine.list_objects(bucket.name(), &query).await?;
         let mut w = XmlWriter::new();
         w.root("ListBucketResult")
-            .elem("Name", &bucket.name)
+            .elem("Name", bucket.name())
             // botocore decodes every encoded field of a v1 listing but its Prefix: S3 sends
             // that one as given.
             .elem("Prefix", &query.prefix)
-            .elem("Marker", &enc.enc(q.get("marker").unwrap_or_default()))
+            .elem("Marker", &enc.enc(marker.as_deref().unwrap_or_default()))
             .elem_display("MaxKeys", query.max_keys);
         if let Some(d) = &query.delimiter {
             w.elem("Delimiter", &enc.enc(d));
@@ -134,26 +110,32 @@ impl S3Api {
         xml_response(w.finish())
     }
 
-    pub(crate) fn list_objects_v2(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
-        let q = &ctx.route.query;
-        let enc = Encoder::from_query(q)?;
-        let token = q.get("continuation-token");
+    pub(crate) async fn list_objects_v2(&self, ctx: &Ctx) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx).await?;
+        let Endpoint::ListObjectsV2 {
+            list,
+            continuation_token: token,
+            start_after,
+            fetch_owner,
+        } = ctx.endpoint()
+        else {
+            return Err(S3Error::internal("list_objects_v2 for another endpoint"));
+        };
+        let enc = Encoder::new(list.url_encoding);
         let after = match token {
             Some(t) => Some(decode_token(t)?),
-            None => q.get("start-after").filter(|s| !s.is_empty()).map(str::to_owned),
+            None => start_after.clone().filter(|s| !s.is_empty()),
         };
         let query = ListQuery {
-            prefix: q.get("prefix").unwrap_or_default().to_owned(),
-            delimiter: q.get("delimiter").filter(|d| !d.is_empty()).map(str::to_owned),
+            prefix: list.prefix().to_owned(),
+            delimiter: list.delimiter.clone(),
             after,
-            max_keys: max_keys(q, "max-keys")?,
+            max_keys: list.max,
         };
-        let fetch_owner = q.get("fetch-owner") == Some("true");
-        let page = self.engine.list_objects(&bucket.name, &query)?;
+        let page = self.engine.list_objects(bucket.name(), &query).await?;
         let mut w = XmlWriter::new();
         w.root("ListBucketResult")
-            .elem("Name", &bucket.name)
+            .elem("Name", bucket.name())
             .elem("Prefix", &enc.enc(&query.prefix));
         if let Some(t) = token {
             w.elem("ContinuationToken", t);
@@ -168,12 +150,12 @@ impl S3Api {
         if let Some(d) = &query.delimiter {
             w.elem("Delimiter", &enc.enc(d));
         }
-        if let Some(sa) = q.get("start-after") {
+        if let Some(sa) = start_after {
             w.elem("StartAfter", &enc.enc(sa));
         }
         w.elem("IsTruncated", if page.truncated { "true" } else { "false" });
         enc.write_type(&mut w);
-        write_contents(&mut w, &page, &enc, fetch_owner);
+        write_contents(&mut w, &page, &enc, *fetch_owner);
         w.close("ListBucketResult");
         xml_response(w.finish())
     }

@@ -2,78 +2,42 @@
 //! CompleteMultipartUpload, AbortMultipartUpload, ListMultipartUploads, ListParts.
 
 use http::{Response, StatusCode};
-use ksan_engine::multipart::{CompletedPart, MAX_PART_NUMBER, UploadPartRequest, UploadsQuery};
-use ksan_engine::objects::{MAX_PUT_SIZE, NewObject};
-use ksan_engine::records::ChecksumType;
+use ksan_engine::multipart::{CompletedPart, UploadPartRequest, UploadsQuery};
 use ksan_proto::ResponseBody;
-use ksan_proto::xml::{self, XmlWriter};
-use ksan_types::{ChecksumAlgorithm, ErrorCode, S3Error, S3Result};
+use ksan_proto::documents::CompleteMultipartUpload;
+use ksan_proto::router::{Endpoint, PartRef};
+use ksan_proto::xml::XmlWriter;
+use ksan_types::{ChecksumAlgorithm, ChecksumType, ErrorCode, S3Error, S3Result};
 
-use crate::headers::{self, Precondition, format_iso8601};
-use crate::list::{Encoder, max_keys};
-use crate::object::parse_copy_source;
-use crate::{Ctx, HandlerResult, S3Api, empty_response, read_small_body, xml_response};
+use crate::headers::{self, format_iso8601};
+use crate::list::Encoder;
+use crate::{Ctx, HandlerResult, S3Api, empty_response, xml_response};
 
-fn upload_id(ctx: &Ctx) -> S3Result<&str> {
-    ctx.route
-        .query
-        .get("uploadId")
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| S3Error::invalid_argument("This operation needs an upload id", "uploadId", ""))
-}
-
-fn part_number(ctx: &Ctx) -> S3Result<u32> {
-    let raw = ctx.route.query.get("partNumber").unwrap_or_default();
-    match raw.parse::<u32>() {
-        Ok(n) if (1..=MAX_PART_NUMBER).contains(&n) => Ok(n),
-        _ => Err(S3Error::invalid_argument(
-            "Part number must be an integer between 1 and 10000, inclusive",
-            "partNumber",
-            raw,
-        )),
-    }
-}
+/// Largest CompleteMultipartUpload document (10,000 parts with checksums fit).
+const COMPLETE_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 impl S3Api {
     pub(crate) async fn create_multipart_upload(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
+        let bucket = self.authorized_bucket(ctx).await?;
         headers::refuse_unimplemented(&ctx.headers)?;
         let h = &ctx.headers;
-        let ownership = self.new_object_ownership(ctx, &bucket)?;
         let algorithm = match headers::get(h, "x-amz-checksum-algorithm") {
             None => None,
             Some(a) => Some(a.parse::<ChecksumAlgorithm>().map_err(|_| {
                 S3Error::new(ErrorCode::InvalidRequest).msg("Checksum algorithm provided is unsupported.")
             })?),
         };
-        let checksum_type = match headers::get(h, "x-amz-checksum-type") {
-            None => None,
-            Some(t) if t.eq_ignore_ascii_case("COMPOSITE") => Some(ChecksumType::Composite),
-            Some(t) if t.eq_ignore_ascii_case("FULL_OBJECT") => Some(ChecksumType::FullObject),
-            Some(t) => {
-                return Err(S3Error::invalid_argument(
-                    "Invalid checksum type",
-                    "x-amz-checksum-type",
-                    t,
-                ));
-            }
-        };
-        let object = NewObject {
-            owner: ownership.owner,
-            owner_display_name: ownership.owner_display_name,
-            headers: headers::content_headers(h),
-            user_meta: headers::user_metadata(h)?,
-            storage_class: headers::storage_class(h)?,
-            acl: ownership.acl,
-            tags: crate::tagging::from_header(ctx)?,
-        };
+        let checksum_type = headers::get(h, "x-amz-checksum-type")
+            .map(ChecksumType::parse)
+            .transpose()?;
+        let object = self.new_object(ctx, &bucket).await?;
         let upload = self
             .engine
-            .create_upload(&bucket.name, ctx.key(), object, algorithm, checksum_type)
+            .create_upload(bucket.name(), ctx.key(), object, algorithm, checksum_type)
             .await?;
         let mut w = XmlWriter::new();
         w.root("InitiateMultipartUploadResult")
-            .elem("Bucket", &bucket.name)
+            .elem("Bucket", bucket.name())
             .elem("Key", ctx.key())
             .elem("UploadId", &upload.upload_id)
             .close("InitiateMultipartUploadResult");
@@ -91,30 +55,17 @@ impl S3Api {
         Ok(resp)
     }
 
-    pub(crate) async fn upload_part(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
+    pub(crate) async fn upload_part(&self, ctx: &Ctx, part: &PartRef) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx).await?;
         headers::refuse_unimplemented(&ctx.headers)?;
-        let number = part_number(ctx)?;
-        let upload_id = upload_id(ctx)?.to_owned();
-        let h = &ctx.headers;
-        let declared_len = match headers::header_u64(h, "x-amz-decoded-content-length")? {
-            Some(len) => Some(len),
-            None => headers::header_u64(h, "content-length")?,
-        };
-        if declared_len.is_some_and(|l| l > MAX_PUT_SIZE) {
-            return Err(S3Error::new(ErrorCode::EntityTooLarge));
-        }
         let req = UploadPartRequest {
-            bucket: bucket.name.clone(),
+            bucket: bucket.name().to_owned(),
             key: ctx.key().to_owned(),
-            upload_id,
-            part_number: number,
-            content_length: declared_len,
-            content_md5: headers::content_md5(h)?,
-            checksum: headers::checksum_request(h)?,
-            trailers: ctx.trailers.clone(),
+            upload_id: part.upload_id.clone(),
+            part_number: part.part_number,
+            body: headers::body_checks(&ctx.headers, &ctx.trailers)?,
         };
-        let echo = req.checksum.is_some();
+        let echo = req.body.checksum.is_some();
         let part = self.engine.upload_part(req, ctx.take_body()).await?;
         let mut b = Response::builder()
             .status(StatusCode::OK)
@@ -125,26 +76,14 @@ impl S3Api {
         b.body(ResponseBody::empty()).map_err(S3Error::internal)
     }
 
-    pub(crate) async fn upload_part_copy(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
+    pub(crate) async fn upload_part_copy(&self, ctx: &Ctx, part: &PartRef) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx).await?;
         headers::refuse_unimplemented(&ctx.headers)?;
-        let number = part_number(ctx)?;
-        let upload_id = upload_id(ctx)?;
-        let (src_bucket, src_key, src_version) =
-            parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or_default())?;
-        let src_bucket_record = self.source_bucket(ctx, &src_bucket)?;
         // The upload must exist before the source is looked at.
-        self.engine.get_upload(&bucket.name, ctx.key(), upload_id)?;
-        let source = self
-            .engine
-            .lookup(&src_bucket, &src_key, src_version.as_deref())
-            .map_err(|e| self.missing_key(ctx, &src_bucket_record, &src_key, e))?;
-        self.check_source(ctx, &src_bucket_record, &source.version, src_version.is_some())?;
-        if let Precondition::NotModified =
-            headers::read_conditions(&ctx.headers, &source.version, "x-amz-copy-source-")?
-        {
-            return Err(S3Error::new(ErrorCode::PreconditionFailed));
-        }
+        self.engine
+            .get_upload(bucket.name(), ctx.key(), &part.upload_id)
+            .await?;
+        let (src, source) = self.copy_source(ctx).await?;
         let size = source.version.size;
         let range = match ctx.header("x-amz-copy-source-range") {
             None => (0, size),
@@ -152,7 +91,14 @@ impl S3Api {
         };
         let part = self
             .engine
-            .upload_part_copy(&bucket.name, ctx.key(), upload_id, number, &source, range)
+            .upload_part_copy(
+                bucket.name(),
+                ctx.key(),
+                &part.upload_id,
+                part.part_number,
+                &source,
+                range,
+            )
             .await?;
         let mut w = XmlWriter::new();
         w.root("CopyPartResult")
@@ -163,7 +109,7 @@ impl S3Api {
         }
         w.close("CopyPartResult");
         let mut resp = xml_response(w.finish())?;
-        if src_version.is_some()
+        if src.version.is_some()
             && let Ok(v) = source.version.version_id_str().parse()
         {
             resp.headers_mut().insert("x-amz-copy-source-version-id", v);
@@ -171,44 +117,34 @@ impl S3Api {
         Ok(resp)
     }
 
-    pub(crate) async fn complete_multipart_upload(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
-        let upload_id = upload_id(ctx)?.to_owned();
-        let body = read_small_body(ctx, 4 * 1024 * 1024).await?;
+    pub(crate) async fn complete_multipart_upload(&self, ctx: &Ctx, upload_id: &str) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx).await?;
+        let body = crate::read_small_body(ctx, COMPLETE_BODY_LIMIT).await?;
         // The upload must exist (or have been completed already); an empty or broken document
         // is MalformedXML after that.
         self.engine
-            .check_upload_or_completed(&bucket.name, ctx.key(), &upload_id)?;
-        let doc = xml::parse(&body)?;
-        if doc.name != "CompleteMultipartUpload" {
-            return Err(S3Error::new(ErrorCode::MalformedXML));
-        }
+            .check_upload_or_completed(bucket.name(), ctx.key(), upload_id)
+            .await?;
+        let doc = <CompleteMultipartUpload as ksan_proto::documents::XmlDocument>::from_xml(&body)?;
         // A whole-object checksum header must match what the parts add up to.
         let expected = ChecksumAlgorithm::ALL
             .into_iter()
             .find_map(|a| ctx.header(a.header_name()).map(|v| (a, v.trim().to_owned())));
-        let mut parts = Vec::new();
-        for p in doc.children_named("Part") {
-            let number = p
-                .child_text("PartNumber")
-                .and_then(|n| n.trim().parse::<u32>().ok())
-                .ok_or_else(|| S3Error::new(ErrorCode::MalformedXML))?;
-            let etag = p.child_text("ETag").unwrap_or_default().to_owned();
-            let checksum = ChecksumAlgorithm::ALL
-                .into_iter()
-                .find_map(|a| p.child_text(a.xml_element()).map(|v| (a, v.trim().to_owned())));
-            parts.push(CompletedPart {
-                part_number: number,
-                etag,
-                checksum,
-            });
-        }
+        let parts = doc
+            .parts
+            .into_iter()
+            .map(|p| CompletedPart {
+                part_number: p.part_number,
+                etag: p.etag,
+                checksum: p.checksum,
+            })
+            .collect();
         let v = self
             .engine
             .complete_upload_checked(
-                &bucket.name,
+                bucket.name(),
                 ctx.key(),
-                &upload_id,
+                upload_id,
                 parts,
                 headers::write_conditions(&ctx.headers),
                 expected,
@@ -216,8 +152,8 @@ impl S3Api {
             .await?;
         let mut w = XmlWriter::new();
         w.root("CompleteMultipartUploadResult")
-            .elem("Location", &format!("/{}/{}", bucket.name, ctx.key()))
-            .elem("Bucket", &bucket.name)
+            .elem("Location", &format!("/{}/{}", bucket.name(), ctx.key()))
+            .elem("Bucket", bucket.name())
             .elem("Key", ctx.key())
             .elem("ETag", &v.quoted_etag());
         if let Some(c) = &v.checksum {
@@ -230,42 +166,35 @@ impl S3Api {
         Ok(resp)
     }
 
-    pub(crate) async fn abort_multipart_upload(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
-        self.engine
-            .abort_upload(&bucket.name, ctx.key(), upload_id(ctx)?)
-            .await?;
+    pub(crate) async fn abort_multipart_upload(&self, ctx: &Ctx, upload_id: &str) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx).await?;
+        self.engine.abort_upload(bucket.name(), ctx.key(), upload_id).await?;
         empty_response(StatusCode::NO_CONTENT)
     }
 
-    pub(crate) fn list_parts(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
-        let q = &ctx.route.query;
-        let marker = match q.get("part-number-marker").filter(|m| !m.is_empty()) {
-            None => 0,
-            Some(m) => m
-                .parse::<u32>()
-                .map_err(|_| S3Error::invalid_argument("Invalid part number marker", "part-number-marker", m))?,
+    pub(crate) async fn list_parts(&self, ctx: &Ctx) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx).await?;
+        let Endpoint::ListParts {
+            upload_id,
+            part_number_marker: marker,
+            max_parts,
+        } = ctx.endpoint()
+        else {
+            return Err(S3Error::internal("list_parts for another endpoint"));
         };
-        let max_parts = max_keys(q, "max-parts")?;
+        let (marker, max_parts) = (*marker, *max_parts);
         let page = self
             .engine
-            .list_parts(&bucket.name, ctx.key(), upload_id(ctx)?, marker, max_parts)?;
+            .list_parts(bucket.name(), ctx.key(), upload_id, marker, max_parts)
+            .await?;
         let up = &page.upload;
         let mut w = XmlWriter::new();
         w.root("ListPartsResult")
-            .elem("Bucket", &bucket.name)
+            .elem("Bucket", bucket.name())
             .elem("Key", ctx.key())
             .elem("UploadId", &up.upload_id);
-        w.open("Initiator")
-            .elem("ID", &up.owner)
-            .elem("DisplayName", &up.owner_display_name)
-            .close("Initiator");
-        w.open("Owner")
-            .elem("ID", &up.owner)
-            .elem("DisplayName", &up.owner_display_name)
-            .close("Owner");
-        w.elem("StorageClass", up.storage_class.as_deref().unwrap_or("STANDARD"))
+        write_initiator_and_owner(&mut w, up);
+        w.elem("StorageClass", storage_class(up))
             .elem_display("PartNumberMarker", marker);
         if let Some(n) = page.next_part_number_marker {
             w.elem_display("NextPartNumberMarker", n);
@@ -293,21 +222,28 @@ impl S3Api {
         xml_response(w.finish())
     }
 
-    pub(crate) fn list_multipart_uploads(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
-        let q = &ctx.route.query;
-        let enc = Encoder::from_query(q)?;
-        let query = UploadsQuery {
-            prefix: q.get("prefix").unwrap_or_default().to_owned(),
-            delimiter: q.get("delimiter").filter(|d| !d.is_empty()).map(str::to_owned),
-            key_marker: q.get("key-marker").filter(|k| !k.is_empty()).map(str::to_owned),
-            upload_id_marker: q.get("upload-id-marker").filter(|k| !k.is_empty()).map(str::to_owned),
-            max_uploads: max_keys(q, "max-uploads")?,
+    pub(crate) async fn list_multipart_uploads(&self, ctx: &Ctx) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx).await?;
+        let Endpoint::ListMultipartUploads {
+            list,
+            key_marker,
+            upload_id_marker,
+        } = ctx.endpoint()
+        else {
+            return Err(S3Error::internal("list_multipart_uploads for another endpoint"));
         };
-        let page = self.engine.list_uploads(&bucket.name, &query)?;
+        let enc = Encoder::new(list.url_encoding);
+        let query = UploadsQuery {
+            prefix: list.prefix().to_owned(),
+            delimiter: list.delimiter.clone(),
+            key_marker: key_marker.clone(),
+            upload_id_marker: upload_id_marker.clone(),
+            max_uploads: list.max,
+        };
+        let page = self.engine.list_uploads(bucket.name(), &query).await?;
         let mut w = XmlWriter::new();
         w.root("ListMultipartUploadsResult")
-            .elem("Bucket", &bucket.name)
+            .elem("Bucket", bucket.name())
             .elem("KeyMarker", &enc.enc(query.key_marker.as_deref().unwrap_or_default()))
             .elem("UploadIdMarker", query.upload_id_marker.as_deref().unwrap_or_default());
         if page.truncated {
@@ -331,15 +267,8 @@ impl S3Api {
             w.open("Upload")
                 .elem("Key", &enc.enc(&u.key))
                 .elem("UploadId", &u.upload_id);
-            w.open("Initiator")
-                .elem("ID", &u.owner)
-                .elem("DisplayName", &u.owner_display_name)
-                .close("Initiator");
-            w.open("Owner")
-                .elem("ID", &u.owner)
-                .elem("DisplayName", &u.owner_display_name)
-                .close("Owner");
-            w.elem("StorageClass", u.storage_class.as_deref().unwrap_or("STANDARD"))
+            write_initiator_and_owner(&mut w, u);
+            w.elem("StorageClass", storage_class(u))
                 .elem("Initiated", &format_iso8601(u.initiated_ms));
             if let Some(a) = u.checksum_algorithm {
                 w.elem("ChecksumAlgorithm", a.as_str());
@@ -354,6 +283,20 @@ impl S3Api {
         w.close("ListMultipartUploadsResult");
         xml_response(w.finish())
     }
+}
+
+/// An upload's initiator and owner (the same: ksan users are accounts).
+fn write_initiator_and_owner(w: &mut XmlWriter, u: &ksan_engine::records::UploadRecord) {
+    for element in ["Initiator", "Owner"] {
+        w.open(element)
+            .elem("ID", &u.object.owner)
+            .elem("DisplayName", &u.object.owner_display_name)
+            .close(element);
+    }
+}
+
+fn storage_class(u: &ksan_engine::records::UploadRecord) -> &'static str {
+    u.object.storage_class.map_or("STANDARD", |c| c.as_str())
 }
 
 /// `x-amz-copy-source-range: bytes=first-last` (both required, within the source).

@@ -2,10 +2,10 @@
 //! on the writes that create objects. Bucket policies read them as `s3:ExistingObjectTag/<k>`.
 
 use http::StatusCode;
-use ksan_proto::xml::{self, XmlWriter};
+use ksan_proto::documents::Tagging;
 use ksan_types::{ErrorCode, S3Error, S3Result};
 
-use crate::{Ctx, HandlerResult, S3Api, empty_response, read_small_body, xml_response};
+use crate::{CONFIG_BODY_LIMIT, Ctx, HandlerResult, S3Api, document_response, empty_response, read_document};
 
 const MAX_TAGS: usize = 10;
 const MAX_TAG_KEY: usize = 128;
@@ -43,51 +43,33 @@ pub(crate) fn from_header(ctx: &Ctx) -> S3Result<Tags> {
     let Some(raw) = ctx.header("x-amz-tagging") else {
         return Ok(Vec::new());
     };
-    let mut tags = crate::access::url_pairs(raw);
+    let mut tags = crate::conditions::url_pairs(raw);
     validate(&mut tags)?;
     Ok(tags)
 }
 
 impl S3Api {
-    pub(crate) fn get_object_tagging(&self, ctx: &Ctx) -> HandlerResult {
-        let (_, handle) = self.authorized_object(ctx)?;
+    pub(crate) async fn get_object_tagging(&self, ctx: &Ctx) -> HandlerResult {
+        let (_, handle) = self.authorized_object(ctx).await?;
         let v = &handle.version;
-        let mut w = XmlWriter::new();
-        w.root("Tagging").open("TagSet");
-        for (k, val) in &v.tags {
-            w.open("Tag").elem("Key", k).elem("Value", val).close("Tag");
-        }
-        w.close("TagSet").close("Tagging");
-        let mut resp = xml_response(w.finish())?;
+        let mut resp = document_response(&Tagging { tags: v.tags.clone() })?;
         crate::set_version_header(&mut resp, v.version_id.as_deref());
         Ok(resp)
     }
 
     pub(crate) async fn put_object_tagging(&self, ctx: &Ctx) -> HandlerResult {
-        let (bucket, handle) = self.authorized_object(ctx)?;
+        let (bucket, handle) = self.authorized_object(ctx).await?;
         let v = &handle.version;
-        let body = read_small_body(ctx, 64 * 1024).await?;
-        let doc = xml::parse(&body)?;
-        let set = doc.child("TagSet");
-        if doc.name != "Tagging" || set.is_none() {
-            return Err(S3Error::new(ErrorCode::MalformedXML));
-        }
-        let mut tags = Vec::new();
-        for t in set.into_iter().flat_map(|s| s.children_named("Tag")) {
-            let (Some(k), Some(val)) = (t.child_text("Key"), t.child("Value")) else {
-                return Err(S3Error::new(ErrorCode::MalformedXML));
-            };
-            tags.push((k.to_owned(), val.text.clone()));
-        }
+        let mut tags = read_document::<Tagging>(ctx, CONFIG_BODY_LIMIT).await?.tags;
         validate(&mut tags)?;
-        self.engine.set_object_tags(&bucket.name, v, tags).await?;
+        self.engine.set_object_tags(bucket.name(), v, tags).await?;
         version_response(StatusCode::OK, v.version_id.as_deref())
     }
 
     pub(crate) async fn delete_object_tagging(&self, ctx: &Ctx) -> HandlerResult {
-        let (bucket, handle) = self.authorized_object(ctx)?;
+        let (bucket, handle) = self.authorized_object(ctx).await?;
         let v = &handle.version;
-        self.engine.set_object_tags(&bucket.name, v, Vec::new()).await?;
+        self.engine.set_object_tags(bucket.name(), v, Vec::new()).await?;
         version_response(StatusCode::NO_CONTENT, v.version_id.as_deref())
     }
 }

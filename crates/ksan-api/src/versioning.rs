@@ -2,83 +2,72 @@
 
 use ksan_engine::list::VersionsQuery;
 use ksan_engine::records::Versioning;
-use ksan_proto::xml::{self, XmlWriter};
+use ksan_proto::documents::{MfaDelete, VersioningConfiguration, VersioningStatus};
+use ksan_proto::router::Endpoint;
+use ksan_proto::xml::XmlWriter;
 use ksan_types::{ErrorCode, S3Error};
 
 use crate::headers::format_iso8601;
-use crate::list::{Encoder, max_keys};
-use crate::{Ctx, HandlerResult, S3Api, empty_response, read_small_body, xml_response};
+use crate::list::Encoder;
+use crate::{
+    CONFIG_BODY_LIMIT, Ctx, HandlerResult, S3Api, document_response, empty_response, read_document, xml_response,
+};
 
 impl S3Api {
-    pub(crate) fn get_bucket_versioning(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
-        let mut w = XmlWriter::new();
-        w.root("VersioningConfiguration");
-        match bucket.versioning {
-            Versioning::Unversioned => {}
-            Versioning::Enabled => {
-                w.elem("Status", "Enabled");
-            }
-            Versioning::Suspended => {
-                w.elem("Status", "Suspended");
-            }
-        }
-        w.close("VersioningConfiguration");
-        xml_response(w.finish())
+    pub(crate) async fn get_bucket_versioning(&self, ctx: &Ctx) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx).await?;
+        let status = match bucket.record.versioning {
+            Versioning::Unversioned => None,
+            Versioning::Enabled => Some(VersioningStatus::Enabled),
+            Versioning::Suspended => Some(VersioningStatus::Suspended),
+        };
+        document_response(&VersioningConfiguration {
+            status,
+            mfa_delete: None,
+        })
     }
 
     pub(crate) async fn put_bucket_versioning(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
-        let body = read_small_body(ctx, 64 * 1024).await?;
-        let doc = xml::parse(&body)?;
-        if doc.name != "VersioningConfiguration" {
-            return Err(S3Error::new(ErrorCode::MalformedXML));
+        let bucket = self.authorized_bucket(ctx).await?;
+        let doc: VersioningConfiguration = read_document(ctx, CONFIG_BODY_LIMIT).await?;
+        if doc.mfa_delete == Some(MfaDelete::Enabled) {
+            // Without an x-amz-mfa device this cannot be turned on, as in S3.
+            return Err(S3Error::new(ErrorCode::AccessDenied).msg("Mfa Authentication must be used for this request"));
         }
-        match doc.child_text("MfaDelete") {
-            None | Some("Disabled") => {}
-            Some("Enabled") => {
-                // Without an x-amz-mfa device this cannot be turned on, as in S3.
-                return Err(
-                    S3Error::new(ErrorCode::AccessDenied).msg("Mfa Authentication must be used for this request")
-                );
-            }
-            Some(_) => return Err(S3Error::new(ErrorCode::MalformedXML)),
-        }
-        let state = match doc.child_text("Status") {
-            Some("Enabled") => Versioning::Enabled,
-            Some("Suspended") => Versioning::Suspended,
+        let state = match doc.status {
+            Some(VersioningStatus::Enabled) => Versioning::Enabled,
+            Some(VersioningStatus::Suspended) => Versioning::Suspended,
             // No status leaves the state as it is.
             None => return empty_response(http::StatusCode::OK),
-            Some(_) => return Err(S3Error::new(ErrorCode::MalformedXML)),
         };
-        self.engine.set_versioning(&bucket.name, state).await?;
+        self.engine.set_versioning(bucket.name(), state).await?;
         empty_response(http::StatusCode::OK)
     }
 
-    pub(crate) fn list_object_versions(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx)?;
-        let q = &ctx.route.query;
-        let enc = Encoder::from_query(q)?;
-        let key_marker = q.get("key-marker").unwrap_or_default();
-        let version_id_marker = q.get("version-id-marker").unwrap_or_default();
-        if !version_id_marker.is_empty() && key_marker.is_empty() {
-            return Err(S3Error::invalid_argument(
-                "A version-id marker cannot be specified without a key marker.",
-                "version-id-marker",
-                version_id_marker,
-            ));
-        }
+    pub(crate) async fn list_object_versions(&self, ctx: &Ctx) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx).await?;
+        let Endpoint::ListObjectVersions {
+            list,
+            key_marker,
+            version_id_marker,
+        } = ctx.endpoint()
+        else {
+            return Err(S3Error::internal("list_object_versions for another endpoint"));
+        };
+        let enc = Encoder::new(list.url_encoding);
+        let key_marker = key_marker.as_deref().unwrap_or_default();
+        let version_id_marker = version_id_marker.as_deref().unwrap_or_default();
         let query = VersionsQuery {
-            prefix: q.get("prefix").unwrap_or_default().to_owned(),
-            delimiter: q.get("delimiter").filter(|d| !d.is_empty()).map(str::to_owned),
+            prefix: list.prefix().to_owned(),
+            delimiter: list.delimiter.clone(),
             key_marker: Some(key_marker.to_owned()).filter(|k| !k.is_empty()),
             version_id_marker: Some(version_id_marker.to_owned()).filter(|v| !v.is_empty()),
-            max_keys: max_keys(q, "max-keys")?,
+            max_keys: list.max,
         };
-        let page = self.engine.list_versions(&bucket.name, &query)?;
+        let page = self.engine.list_versions(bucket.name(), &query).await?;
         let mut w = XmlWriter::new();
         w.root("ListVersionsResult")
-            .elem("Name", &bucket.name)
+            .elem("Name", bucket.name())
             .elem("Prefix", &enc.enc(&query.prefix))
             .elem("KeyMarker", &enc.enc(key_marker))
             .elem("VersionIdMarker", version_id_marker);

@@ -297,27 +297,43 @@ impl DataStore for FsDataStore {
         .map_err(join_err)?
     }
 
-    async fn list_older_than(&self, min_age: Duration, limit: usize) -> Result<Vec<BlobId>, DataError> {
+    async fn list_older_than(
+        &self,
+        min_age: Duration,
+        after: Option<BlobId>,
+        limit: usize,
+    ) -> Result<Vec<BlobId>, DataError> {
         let root = self.inner.root.clone();
         tokio::task::spawn_blocking(move || -> Result<Vec<BlobId>, DataError> {
             let cutoff = SystemTime::now().checked_sub(min_age).unwrap_or(SystemTime::UNIX_EPOCH);
             let mut out = Vec::new();
-            for top in std::fs::read_dir(&root)? {
-                for second in std::fs::read_dir(top?.path())? {
-                    let second = second?;
-                    if !second.file_type()?.is_dir() {
+            // Blob ids sort as their folders do (`ab/cd/abcd...`): walk from `after` on.
+            let start = after.map_or(0u16, |a| u16::from_be_bytes([a.0[0], a.0[1]]));
+            for slot in start..=u16::MAX {
+                let [top, second] = slot.to_be_bytes();
+                let dir = root.join(format!("{top:02x}")).join(format!("{second:02x}"));
+                let entries = match std::fs::read_dir(&dir) {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                let mut found: Vec<(BlobId, SystemTime)> = Vec::new();
+                for entry in entries {
+                    let entry = entry?;
+                    let Ok(id) = entry.file_name().to_string_lossy().parse::<BlobId>() else {
+                        continue;
+                    };
+                    if after.is_some_and(|a| id <= a) {
                         continue;
                     }
-                    for entry in std::fs::read_dir(second.path())? {
-                        let entry = entry?;
-                        let Ok(id) = entry.file_name().to_string_lossy().parse::<BlobId>() else {
-                            continue;
-                        };
-                        if entry.metadata()?.modified()? <= cutoff {
-                            out.push(id);
-                            if out.len() >= limit {
-                                return Ok(out);
-                            }
+                    found.push((id, entry.metadata()?.modified()?));
+                }
+                found.sort();
+                for (id, modified) in found {
+                    if modified <= cutoff {
+                        out.push(id);
+                        if out.len() >= limit {
+                            return Ok(out);
                         }
                     }
                 }
@@ -421,13 +437,22 @@ mod tests {
     async fn lists_old_blobs() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsDataStore::open(dir.path()).unwrap();
-        let w = store.create(Hashers::new(&[])).await.unwrap();
-        let id = w.id();
-        w.finish().await.unwrap();
-        assert_eq!(store.list_older_than(Duration::ZERO, 10).await.unwrap(), vec![id]);
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            let w = store.create(Hashers::new(&[])).await.unwrap();
+            ids.push(w.id());
+            w.finish().await.unwrap();
+        }
+        ids.sort();
+        assert_eq!(store.list_older_than(Duration::ZERO, None, 10).await.unwrap(), ids);
+        // A walk resumes after the last id it returned.
+        let first = store.list_older_than(Duration::ZERO, None, 2).await.unwrap();
+        assert_eq!(first, ids[..2]);
+        let rest = store.list_older_than(Duration::ZERO, Some(ids[1]), 10).await.unwrap();
+        assert_eq!(rest, ids[2..]);
         assert!(
             store
-                .list_older_than(Duration::from_secs(3600), 10)
+                .list_older_than(Duration::from_secs(3600), None, 10)
                 .await
                 .unwrap()
                 .is_empty()

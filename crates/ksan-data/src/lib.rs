@@ -72,8 +72,14 @@ pub trait DataStore: Send + Sync + 'static {
     async fn read(&self, id: BlobId, offset: u64, len: u64) -> Result<BodyStream, DataError>;
     /// Remove a blob; a missing one is fine.
     async fn delete(&self, id: BlobId) -> Result<(), DataError>;
-    /// Blobs whose files are older than `min_age` (orphan candidates), at most `limit`.
-    async fn list_older_than(&self, min_age: Duration, limit: usize) -> Result<Vec<BlobId>, DataError>;
+    /// Blobs whose files are older than `min_age` (orphan candidates), in id order, starting
+    /// after `after` (a walk resumes where it left off), at most `limit`.
+    async fn list_older_than(
+        &self,
+        min_age: Duration,
+        after: Option<BlobId>,
+        limit: usize,
+    ) -> Result<Vec<BlobId>, DataError>;
 }
 
 #[async_trait::async_trait]

@@ -1,10 +1,17 @@
-//! Buckets: create, delete, look up, list.
+//! Buckets: create, delete, look up, list, versioning state.
+
+use std::sync::Arc;
 
 use ksan_types::{ErrorCode, S3Error, S3Result};
+use serde::Deserialize;
 
-use crate::access::acl::{Grant, ObjectOwnership, private};
-use crate::records::{BucketRecord, UserRecord, Versioning, decode, encode};
-use crate::{Engine, keys, meta_err, now_ms};
+use crate::access::acl::{Grant, ObjectOwnership, PublicAccessBlock, private};
+use crate::access::config::{BucketAcl, OwnershipConfig, PolicyConfig};
+use crate::keys::{self, ConfigKind};
+use crate::multipart::remove_upload;
+use crate::records::{BucketRecord, UploadRecord, UserRecord, Versioning, decode, encode};
+use crate::versions::load_bucket;
+use crate::{Engine, now_ms, store};
 
 /// S3's bucket naming rules (general purpose buckets).
 pub fn valid_bucket_name(name: &str) -> bool {
@@ -40,19 +47,12 @@ pub struct NewBucket {
     pub location: Option<String>,
     /// None = private.
     pub acl: Option<Vec<Grant>>,
+    /// Object Ownership controls, if asked for.
     pub ownership: Option<ObjectOwnership>,
 }
 
 impl Engine {
-    /// Look a bucket up; NoSuchBucket if it does not exist.
-    pub fn bucket(&self, name: &str) -> S3Result<BucketRecord> {
-        let snap = self.snapshot()?;
-        match snap.get(&keys::bucket(name)).map_err(meta_err)? {
-            Some(bytes) => decode(&bytes),
-            None => Err(S3Error::new(ErrorCode::NoSuchBucket).bucket(name)),
-        }
-    }
-
+    /// CreateBucket with only a location.
     pub async fn create_bucket(
         &self,
         owner: &UserRecord,
@@ -66,17 +66,16 @@ impl Engine {
         self.create_bucket_with(owner, name, options).await
     }
 
+    /// CreateBucket. In us-east-1 S3 answers a repeated CreateBucket by the owner with 200 and
+    /// leaves the bucket as it is; every other region answers BucketAlreadyOwnedByYou. A repeat
+    /// that would change the bucket's ACL is refused (as Ceph RGW does, and s3-tests expect)
+    /// rather than silently resetting it.
     pub async fn create_bucket_with(
         &self,
         owner: &UserRecord,
         name: &str,
         options: NewBucket,
     ) -> S3Result<BucketRecord> {
-        let NewBucket {
-            location,
-            acl,
-            ownership,
-        } = options;
         if !valid_bucket_name(name) {
             return Err(S3Error::new(ErrorCode::InvalidBucketName).bucket(name));
         }
@@ -85,78 +84,84 @@ impl Engine {
             owner: owner.canonical_id.clone(),
             owner_display_name: owner.display_name.clone(),
             created_ms: now_ms(),
-            location,
+            location: options.location,
             versioning: Versioning::Unversioned,
-            acl,
-            ownership,
-            policy: None,
-            public_access_block: None,
         };
-        let bytes = encode(&record)?;
-        let key = keys::bucket(name);
-        let (name, owner_id) = (name.to_owned(), owner.canonical_id.clone());
-        // In us-east-1 S3 answers a repeated CreateBucket by the owner with 200 and leaves the
-        // bucket as it is; every other region answers BucketAlreadyOwnedByYou.
+        let (acl, ownership) = (options.acl, options.ownership);
         let legacy_region = self.config.region == "us-east-1";
-        self.write(move |txn| {
-            if let Some(existing) = txn.get(&key).map_err(meta_err)? {
-                let existing: BucketRecord = decode(&existing)?;
-                if existing.owner != owner_id {
-                    return Err(S3Error::new(ErrorCode::BucketAlreadyExists).bucket(name));
-                }
-                // A repeat that would change the bucket's ACL is refused (as Ceph RGW does, and
-                // s3-tests expect) rather than silently resetting it.
-                let as_stored = |g: &Option<Vec<Grant>>| {
-                    g.clone()
-                        .unwrap_or_else(|| private((&existing.owner, &existing.owner_display_name)))
-                };
-                if as_stored(&existing.acl) != as_stored(&record.acl) {
-                    return Err(S3Error::new(ErrorCode::BucketAlreadyExists).bucket(name));
-                }
-                if legacy_region {
-                    return Ok(existing);
-                }
-                return Err(S3Error::new(ErrorCode::BucketAlreadyOwnedByYou).bucket(name));
-            }
-            txn.put(&key, &bytes).map_err(meta_err)?;
-            Ok(record)
-        })
-        .await
+        let created = self
+            .write(move |txn| {
+                let (record, acl) = (record.clone(), acl.clone());
+                Box::pin(async move {
+                    let name = record.name.clone();
+                    let key = keys::bucket(&name);
+                    if let Some(existing) = store::get_for_update::<BucketRecord>(txn, &key).await? {
+                        if existing.owner != record.owner {
+                            return Err(S3Error::new(ErrorCode::BucketAlreadyExists).bucket(name));
+                        }
+                        let private = || private((&existing.owner, &existing.owner_display_name));
+                        let stored: Option<BucketAcl> =
+                            store::get(&*txn, &keys::config(&name, ConfigKind::Acl)).await?;
+                        let stored = stored.map_or_else(private, |a| a.0);
+                        if stored != acl.clone().unwrap_or_else(private) {
+                            return Err(S3Error::new(ErrorCode::BucketAlreadyExists).bucket(name));
+                        }
+                        if legacy_region {
+                            return Ok((existing, false));
+                        }
+                        return Err(S3Error::new(ErrorCode::BucketAlreadyOwnedByYou).bucket(name));
+                    }
+                    store::put(txn, &key, &record)?;
+                    if let Some(grants) = acl {
+                        store::put(txn, &keys::config(&name, ConfigKind::Acl), &BucketAcl(grants))?;
+                    }
+                    if let Some(o) = ownership {
+                        store::put(txn, &keys::config(&name, ConfigKind::Ownership), &OwnershipConfig(o))?;
+                    }
+                    Ok((record, true))
+                })
+            })
+            .await?;
+        if created.1 {
+            self.buckets.invalidate(name);
+        }
+        Ok(created.0)
     }
 
-    /// Delete an empty bucket and its configurations.
+    /// DeleteBucket: the bucket must hold no version (a delete marker counts); uploads in
+    /// progress are aborted with it, as S3 does, and its configurations go too. Nothing of the
+    /// bucket is left for a new bucket of the same name to inherit.
     pub async fn delete_bucket(&self, name: &str) -> S3Result<()> {
-        let name = name.to_owned();
+        let bucket = name.to_owned();
         self.write(move |txn| {
-            if txn.get(&keys::bucket(&name)).map_err(meta_err)?.is_none() {
-                return Err(S3Error::new(ErrorCode::NoSuchBucket).bucket(name));
-            }
-            // Any version (a delete marker too) or upload keeps the bucket.
-            for prefix in [keys::version_prefix(&name), keys::latest_prefix(&name)] {
-                let end = ksan_meta::prefix_end(&prefix);
-                if !txn.range(&prefix, &end, 1, false).map_err(meta_err)?.is_empty() {
-                    return Err(S3Error::new(ErrorCode::BucketNotEmpty).bucket(name));
+            let name = bucket.clone();
+            Box::pin(async move {
+                load_bucket(txn, &name).await?;
+                for prefix in [keys::version_prefix(&name), keys::latest_prefix(&name)] {
+                    if !store::scan(&*txn, &prefix, 1).await?.is_empty() {
+                        return Err(S3Error::new(ErrorCode::BucketNotEmpty).bucket(name));
+                    }
                 }
-            }
-            let configs = keys::config(&name, "");
-            let end = ksan_meta::prefix_end(&configs);
-            for (k, _) in txn.range(&configs, &end, usize::MAX, false).map_err(meta_err)? {
-                txn.delete(&k).map_err(meta_err)?;
-            }
-            txn.delete(&keys::bucket(&name)).map_err(meta_err)
+                for (_, v) in store::scan(&*txn, &keys::upload_prefix(&name), usize::MAX).await? {
+                    let upload: UploadRecord = decode(&v)?;
+                    remove_upload(txn, &name, &upload.key, &upload.upload_id).await?;
+                }
+                // Answers kept for repeated completions (their queue items find nothing later).
+                store::delete_prefix(txn, &keys::completed_prefix(&name)).await?;
+                store::delete_prefix(txn, &keys::config_prefix(&name)).await?;
+                store::delete(txn, &keys::bucket(&name))
+            })
         })
-        .await
+        .await?;
+        self.buckets.invalidate(name);
+        Ok(())
     }
 
     /// Buckets owned by a canonical id, by name.
-    pub fn list_buckets(&self, owner: &str) -> S3Result<Vec<BucketRecord>> {
-        let snap = self.snapshot()?;
-        let end = ksan_meta::prefix_end(keys::BUCKET_PREFIX);
+    pub async fn list_buckets(&self, owner: &str) -> S3Result<Vec<BucketRecord>> {
+        let snap = self.snapshot().await?;
         let mut out = Vec::new();
-        for (_, v) in snap
-            .range(keys::BUCKET_PREFIX, &end, usize::MAX, false)
-            .map_err(meta_err)?
-        {
+        for (_, v) in store::scan(&*snap, keys::BUCKET_PREFIX, usize::MAX).await? {
             let b: BucketRecord = decode(&v)?;
             if b.owner == owner {
                 out.push(b);
@@ -164,32 +169,97 @@ impl Engine {
         }
         Ok(out)
     }
-}
-
-impl Engine {
-    /// Change a bucket's record in one transaction (ACL, policy, ownership, access block...).
-    /// `change` sees the current record, so checks against it are atomic with the write.
-    pub async fn update_bucket<F>(&self, bucket: &str, change: F) -> S3Result<BucketRecord>
-    where
-        F: FnOnce(&mut BucketRecord) -> S3Result<()> + Send + 'static,
-    {
-        let bucket = bucket.to_owned();
-        self.write(move |txn| {
-            let mut record = crate::objects::load_bucket(txn, &bucket)?;
-            change(&mut record)?;
-            txn.put(&keys::bucket(&bucket), &encode(&record)?).map_err(meta_err)?;
-            Ok(record)
-        })
-        .await
-    }
 
     /// PutBucketVersioning: Enabled or Suspended (a bucket never returns to unversioned).
     pub async fn set_versioning(&self, bucket: &str, state: Versioning) -> S3Result<()> {
-        let bucket = bucket.to_owned();
+        let name = bucket.to_owned();
         self.write(move |txn| {
-            let mut record = crate::objects::load_bucket(txn, &bucket)?;
-            record.versioning = state;
-            txn.put(&keys::bucket(&bucket), &encode(&record)?).map_err(meta_err)
+            let name = name.clone();
+            Box::pin(async move {
+                let mut record = load_bucket(txn, &name).await?;
+                record.versioning = state;
+                store::put(txn, &keys::bucket(&name), &record)
+            })
+        })
+        .await?;
+        self.buckets.invalidate(bucket);
+        Ok(())
+    }
+
+    /// Move the configurations of buckets written by earlier versions (ACL, ownership, policy
+    /// and public access block were fields of the bucket record) to their own rows. Runs at
+    /// start; returns how many buckets were migrated.
+    pub async fn migrate_bucket_configs(&self) -> S3Result<usize> {
+        /// The fields bucket records used to carry.
+        #[derive(Deserialize)]
+        struct Legacy {
+            #[serde(default)]
+            acl: Option<Vec<Grant>>,
+            #[serde(default)]
+            ownership: Option<ObjectOwnership>,
+            #[serde(default)]
+            policy: Option<String>,
+            #[serde(default)]
+            public_access_block: Option<PublicAccessBlock>,
+        }
+        let snap = self.snapshot().await?;
+        let mut legacy = Vec::new();
+        for (k, v) in store::scan(&*snap, keys::BUCKET_PREFIX, usize::MAX).await? {
+            let old: Legacy = decode(&v)?;
+            if old.acl.is_some() || old.ownership.is_some() || old.policy.is_some() || old.public_access_block.is_some()
+            {
+                let record: BucketRecord = decode(&v)?;
+                legacy.push((k, record, old));
+            }
+        }
+        drop(snap);
+        let n = legacy.len();
+        for (key, record, old) in legacy {
+            let record = Arc::new(record);
+            let rows = Arc::new({
+                let name = record.name.as_str();
+                let mut rows = Vec::new();
+                if let Some(acl) = old.acl {
+                    rows.push((keys::config(name, ConfigKind::Acl), encode(&BucketAcl(acl))?));
+                }
+                if let Some(o) = old.ownership {
+                    rows.push((keys::config(name, ConfigKind::Ownership), encode(&OwnershipConfig(o))?));
+                }
+                if let Some(text) = old.policy {
+                    let policy = PolicyConfig { text, parsed: None };
+                    rows.push((keys::config(name, ConfigKind::Policy), encode(&policy)?));
+                }
+                if let Some(pab) = old.public_access_block {
+                    rows.push((keys::config(name, ConfigKind::PublicAccessBlock), encode(&pab)?));
+                }
+                rows
+            });
+            let key = Arc::new(key);
+            let name = record.name.clone();
+            self.write(move |txn| {
+                let (key, record, rows) = (key.clone(), record.clone(), rows.clone());
+                Box::pin(async move {
+                    for (k, v) in rows.iter() {
+                        store::put_raw(txn, k, v)?;
+                    }
+                    // Re-encoded without the old fields.
+                    store::put(txn, &key, &*record)
+                })
+            })
+            .await?;
+            self.buckets.invalidate(&name);
+            tracing::info!(bucket = %name, "moved the bucket's configurations to their own rows");
+        }
+        Ok(n)
+    }
+
+    /// The bucket as the writing transaction sees it (tests of configurations).
+    #[cfg(test)]
+    pub(crate) async fn bucket_state_fresh(&self, name: &str) -> S3Result<crate::config::BucketState> {
+        let name = name.to_owned();
+        self.write(move |txn| {
+            let name = name.clone();
+            Box::pin(async move { crate::config::BucketState::load_for_update(txn, &name).await })
         })
         .await
     }
@@ -236,10 +306,122 @@ mod tests {
             e.create_bucket(&bob, "bkt", None).await.unwrap_err().code,
             ErrorCode::BucketAlreadyExists
         );
-        assert_eq!(e.list_buckets(&alice.canonical_id).unwrap().len(), 1);
-        assert!(e.list_buckets(&bob.canonical_id).unwrap().is_empty());
+        assert_eq!(e.list_buckets(&alice.canonical_id).await.unwrap().len(), 1);
+        assert!(e.list_buckets(&bob.canonical_id).await.unwrap().is_empty());
         e.delete_bucket("bkt").await.unwrap();
-        assert_eq!(e.bucket("bkt").unwrap_err().code, ErrorCode::NoSuchBucket);
+        assert_eq!(e.bucket("bkt").await.unwrap_err().code, ErrorCode::NoSuchBucket);
         assert_eq!(e.delete_bucket("bkt").await.unwrap_err().code, ErrorCode::NoSuchBucket);
+    }
+
+    #[tokio::test]
+    async fn deleting_a_bucket_with_uploads_in_progress_leaves_nothing() {
+        use crate::multipart::UploadPartRequest;
+        use crate::objects::BodyChecks;
+        use crate::records::NewObject;
+        let (e, _d) = engine();
+        let alice = e.create_user("alice", "AK1", "secretsecret", false).await.unwrap();
+        e.create_bucket(&alice, "bkt", None).await.unwrap();
+        e.put_config("bkt", crate::access::acl::PublicAccessBlock::default(), false)
+            .await
+            .unwrap();
+        let up = e
+            .create_upload("bkt", "obj", NewObject::default(), None, None)
+            .await
+            .unwrap();
+        let body: ksan_types::BodyStream = Box::pin(futures_util::stream::once(async {
+            Ok(bytes::Bytes::from_static(b"a part of an upload that never completes"))
+        }));
+        let req = UploadPartRequest {
+            bucket: "bkt".into(),
+            key: "obj".into(),
+            upload_id: up.upload_id.clone(),
+            part_number: 1,
+            body: BodyChecks::default(),
+        };
+        e.upload_part(req, body).await.unwrap();
+        assert_eq!(e.pending_gc().await.unwrap(), 0);
+        e.delete_bucket("bkt").await.unwrap();
+        // The part's blob is queued for collection; no row of the bucket is left.
+        assert_eq!(e.pending_gc().await.unwrap(), 1);
+        let snap = e.snapshot().await.unwrap();
+        for prefix in [
+            keys::upload_prefix("bkt"),
+            keys::part_prefix(&up.upload_id),
+            keys::config_prefix("bkt"),
+            keys::bucket("bkt"),
+            b"K|".to_vec(),
+        ] {
+            assert!(store::scan(&*snap, &prefix, 10).await.unwrap().is_empty(), "{prefix:?}");
+        }
+        // A new bucket of the same name inherits nothing.
+        e.create_bucket(&alice, "bkt", None).await.unwrap();
+        let page = e
+            .list_uploads(
+                "bkt",
+                &crate::multipart::UploadsQuery {
+                    max_uploads: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(page.uploads.is_empty());
+        assert!(
+            e.bucket_state_fresh("bkt")
+                .await
+                .unwrap()
+                .get::<PublicAccessBlock>()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn legacy_bucket_records_move_their_configurations() {
+        #[derive(serde::Serialize)]
+        struct Old<'a> {
+            name: &'a str,
+            owner: &'a str,
+            owner_display_name: &'a str,
+            created_ms: i64,
+            location: Option<String>,
+            versioning: Versioning,
+            acl: Option<Vec<Grant>>,
+            policy: Option<&'a str>,
+            public_access_block: Option<PublicAccessBlock>,
+        }
+        let (e, _d) = engine();
+        let old = Old {
+            name: "old",
+            owner: "o1",
+            owner_display_name: "owner",
+            created_ms: 1,
+            location: None,
+            versioning: Versioning::Enabled,
+            acl: Some(vec![Grant::group(
+                crate::access::acl::Group::AllUsers,
+                crate::access::acl::Permission::Read,
+            )]),
+            policy: Some(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::old/*"}]}"#,
+            ),
+            public_access_block: Some(PublicAccessBlock {
+                ignore_public_acls: true,
+                ..Default::default()
+            }),
+        };
+        let bytes = encode(&old).unwrap();
+        e.write(move |txn| {
+            let bytes = bytes.clone();
+            Box::pin(async move { store::put_raw(txn, &keys::bucket("old"), &bytes) })
+        })
+        .await
+        .unwrap();
+        assert_eq!(e.migrate_bucket_configs().await.unwrap(), 1);
+        assert_eq!(e.migrate_bucket_configs().await.unwrap(), 0, "once is enough");
+        let state = e.bucket_state("old").await.unwrap();
+        assert_eq!(state.record.versioning, Versioning::Enabled);
+        assert_eq!(state.get::<BucketAcl>().unwrap().0.len(), 1);
+        assert!(state.get::<PublicAccessBlock>().unwrap().ignore_public_acls);
+        assert!(state.get::<PolicyConfig>().unwrap().policy().unwrap().is_public());
     }
 }

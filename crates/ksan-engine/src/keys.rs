@@ -6,17 +6,61 @@
 pub fn bucket(name: &str) -> Vec<u8> {
     cat(&[b"B|", name.as_bytes()])
 }
+/// Every bucket record.
 pub const BUCKET_PREFIX: &[u8] = b"B|";
 
-/// `C|bucket|kind` -> a bucket configuration document
-pub fn config(bucket: &str, kind: &str) -> Vec<u8> {
-    cat(&[b"C|", bucket.as_bytes(), b"|", kind.as_bytes()])
+/// The kinds of bucket configuration, each a `C|bucket|kind` row (see `crate::config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConfigKind {
+    /// The bucket ACL.
+    Acl,
+    /// Object Ownership controls.
+    Ownership,
+    /// The bucket policy.
+    Policy,
+    /// The public access block.
+    PublicAccessBlock,
+}
+
+impl ConfigKind {
+    /// Every kind.
+    pub const ALL: [ConfigKind; 4] = [
+        ConfigKind::Acl,
+        ConfigKind::Ownership,
+        ConfigKind::Policy,
+        ConfigKind::PublicAccessBlock,
+    ];
+
+    /// The kind's name in its row key.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigKind::Acl => "acl",
+            ConfigKind::Ownership => "ownership",
+            ConfigKind::Policy => "policy",
+            ConfigKind::PublicAccessBlock => "public-access-block",
+        }
+    }
+
+    /// The kind named in a row key.
+    pub fn from_name(name: &str) -> Option<ConfigKind> {
+        ConfigKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// `C|bucket|kind` -> a bucket configuration
+pub fn config(bucket: &str, kind: ConfigKind) -> Vec<u8> {
+    cat(&[&config_prefix(bucket), kind.as_str().as_bytes()])
+}
+/// Every configuration of a bucket.
+pub fn config_prefix(bucket: &str) -> Vec<u8> {
+    cat(&[b"C|", bucket.as_bytes(), b"|"])
 }
 
 /// `L|bucket|key` -> the latest visible version (what ListObjects scans)
 pub fn latest(bucket: &str, key: &str) -> Vec<u8> {
     cat(&[&latest_prefix(bucket), key.as_bytes()])
 }
+/// Every latest-version row of a bucket.
 pub fn latest_prefix(bucket: &str) -> Vec<u8> {
     cat(&[b"L|", bucket.as_bytes(), b"|"])
 }
@@ -50,18 +94,41 @@ pub fn blob_ref(blob: &[u8; 16]) -> Vec<u8> {
     cat(&[b"K|", blob])
 }
 
-/// `Q|queue|due|seq` -> a work item, due at `due_ms`
-pub fn queue(queue: &str, due_ms: u64, seq: &[u8; 8]) -> Vec<u8> {
-    cat(&[b"Q|", queue.as_bytes(), b"|", &due_ms.to_be_bytes(), seq])
+/// The work queues, each a run of `Q|queue|due|seq` rows written in the transaction of the
+/// change that causes the work (outbox) and claimed by a worker (see `crate::workers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Queue {
+    /// Blobs whose last reference is gone (value: the blob id).
+    Gc,
+    /// Answers kept for repeated CompleteMultipartUpload calls, to forget once due (value: the
+    /// `X|` row's key).
+    CompletedUploads,
 }
-pub fn queue_prefix(queue: &str) -> Vec<u8> {
-    cat(&[b"Q|", queue.as_bytes(), b"|"])
+
+impl Queue {
+    /// The queue's name in its row keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Queue::Gc => "gc",
+            Queue::CompletedUploads => "completed",
+        }
+    }
+}
+
+/// `Q|queue|due|seq` -> a work item, due at `due_ms`
+pub fn queue(queue: Queue, due_ms: u64, seq: &[u8; 8]) -> Vec<u8> {
+    cat(&[&queue_prefix(queue), &due_ms.to_be_bytes(), seq])
+}
+/// Every item of a queue, in due order.
+pub fn queue_prefix(queue: Queue) -> Vec<u8> {
+    cat(&[b"Q|", queue.as_str().as_bytes(), b"|"])
 }
 
 /// `U|bucket|key\0upload-id` -> UploadRecord
 pub fn upload(bucket: &str, key: &str, upload_id: &str) -> Vec<u8> {
     cat(&[&upload_prefix(bucket), key.as_bytes(), b"\0", upload_id.as_bytes()])
 }
+/// Every upload in progress in a bucket.
 pub fn upload_prefix(bucket: &str) -> Vec<u8> {
     cat(&[b"U|", bucket.as_bytes(), b"|"])
 }
@@ -78,12 +145,18 @@ pub fn completed_upload(bucket: &str, key: &str, upload_id: &str) -> Vec<u8> {
         upload_id.as_bytes(),
     ])
 }
+/// Every completed-upload answer.
 pub const COMPLETED_PREFIX: &[u8] = b"X|";
+/// The completed-upload answers of a bucket.
+pub fn completed_prefix(bucket: &str) -> Vec<u8> {
+    cat(&[COMPLETED_PREFIX, bucket.as_bytes(), b"|"])
+}
 
 /// `P|upload-id|part number` -> PartRecord
 pub fn part(upload_id: &str, part_number: u32) -> Vec<u8> {
     cat(&[&part_prefix(upload_id), &part_number.to_be_bytes()])
 }
+/// Every part of an upload.
 pub fn part_prefix(upload_id: &str) -> Vec<u8> {
     cat(&[b"P|", upload_id.as_bytes(), b"|"])
 }
@@ -92,6 +165,7 @@ pub fn part_prefix(upload_id: &str) -> Vec<u8> {
 pub fn manifest(uid: &[u8; 16], offset: u64) -> Vec<u8> {
     cat(&[&manifest_prefix(uid), &offset.to_be_bytes()])
 }
+/// Every manifest row of a multipart object.
 pub fn manifest_prefix(uid: &[u8; 16]) -> Vec<u8> {
     cat(&[b"M|", uid, b"|"])
 }
@@ -105,7 +179,18 @@ pub fn access_key(ak: &str) -> Vec<u8> {
 pub fn user(name: &str) -> Vec<u8> {
     cat(&[USER_PREFIX, name.as_bytes()])
 }
+/// Every user record.
 pub const USER_PREFIX: &[u8] = b"W|";
+
+/// `O|canonical-id` -> the name of the user with that canonical id
+pub fn user_by_canonical_id(id: &str) -> Vec<u8> {
+    cat(&[b"O|", id.as_bytes()])
+}
+
+/// `E|e-mail address, lower-cased` -> the name of the user with that address
+pub fn user_by_email(email: &str) -> Vec<u8> {
+    cat(&[b"E|", email.to_ascii_lowercase().as_bytes()])
+}
 
 /// `G|name` -> a server-wide setting (root user name, ...)
 pub fn global(name: &str) -> Vec<u8> {

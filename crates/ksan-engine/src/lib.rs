@@ -1,26 +1,39 @@
-//! S3 semantics, independent of HTTP: users, buckets, objects, versions, listing, and the
-//! background workers that keep the blob store tidy. Generic over the two storage traits
-//! (`ksan_meta::MetaKv`, `ksan_data::DataStore`), which are chosen by the binary.
+//! S3 semantics, independent of HTTP: users, buckets and their configurations, objects,
+//! versions, multipart uploads, listing, access decisions, and the background workers that
+//! keep the blob store tidy. Generic over the two storage traits (`ksan_meta::MetaKv`,
+//! `ksan_data::DataStore`), which are chosen by the binary.
+//!
+//! Layout: `versions` is the version-transaction core every write shares (insert and remove
+//! versions, keep the latest row, count blob references, read manifests); `objects` and
+//! `multipart` build on it; `config` holds bucket configurations and their cache; `workers`
+//! runs the background work queued by the writes (see docs/ARCHITECTURE.md).
+
+#![warn(missing_docs)]
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use ksan_data::DataStore;
-use ksan_meta::{MetaKv, Snapshot};
-use ksan_types::{S3Error, S3Result};
+use ksan_meta::{BoxFuture, MetaKv, Snapshot, WriteOps};
+use ksan_types::{ErrorCode, S3Error, S3Result};
 
 pub mod access;
 pub mod buckets;
-pub mod gc;
+pub mod config;
 pub mod keys;
 pub mod list;
 pub mod multipart;
 pub mod objects;
 pub mod records;
+mod store;
 pub mod users;
+mod versions;
+pub mod workers;
 
-pub use records::{BucketRecord, ObjectVersion, UserRecord, Versioning};
+pub use config::{BucketConfig, BucketState};
+pub use records::{BucketRecord, NewObject, ObjectVersion, UserRecord, Versioning};
 
+/// The engine's settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// Objects up to this size live in the metadata store, not in a blob file.
@@ -30,6 +43,8 @@ pub struct EngineConfig {
     pub gc_grace: Duration,
     /// Blob files older than this that no record names are orphans of a crash; removed.
     pub orphan_age: Duration,
+    /// How long a completed upload still answers a repeated CompleteMultipartUpload.
+    pub completed_upload_memory: Duration,
     /// The region buckets are created in by default.
     pub region: String,
 }
@@ -40,6 +55,7 @@ impl Default for EngineConfig {
             inline_threshold: 16 * 1024,
             gc_grace: Duration::from_secs(60),
             orphan_age: Duration::from_secs(24 * 3600),
+            completed_upload_memory: Duration::from_secs(24 * 3600),
             region: "us-east-1".to_owned(),
         }
     }
@@ -48,17 +64,21 @@ impl Default for EngineConfig {
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
+    /// An unsigned request.
     Anonymous,
+    /// A user, by its access key.
     User(Arc<UserRecord>),
 }
 
 impl Principal {
+    /// The caller's canonical id (None for anonymous).
     pub fn canonical_id(&self) -> Option<&str> {
         match self {
             Principal::Anonymous => None,
             Principal::User(u) => Some(&u.canonical_id),
         }
     }
+    /// The caller's user record (None for anonymous).
     pub fn user(&self) -> Option<&UserRecord> {
         match self {
             Principal::Anonymous => None,
@@ -67,34 +87,49 @@ impl Principal {
     }
 }
 
+/// The S3 engine over a metadata store and a blob store.
 pub struct Engine {
     pub(crate) meta: Arc<dyn MetaKv>,
     pub(crate) data: Arc<dyn DataStore>,
     pub(crate) config: EngineConfig,
+    pub(crate) buckets: config::BucketCache,
+    pub(crate) workers: workers::Registry,
 }
 
 impl Engine {
+    /// An engine over these stores.
     pub fn new(meta: Arc<dyn MetaKv>, data: Arc<dyn DataStore>, config: EngineConfig) -> Arc<Self> {
-        Arc::new(Engine { meta, data, config })
+        Arc::new(Engine {
+            meta,
+            data,
+            config,
+            buckets: config::BucketCache::default(),
+            workers: workers::Registry::default(),
+        })
     }
 
+    /// The engine's settings.
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }
 
-    pub(crate) fn snapshot(&self) -> S3Result<Snapshot> {
-        self.meta.read().map_err(S3Error::internal)
+    pub(crate) async fn snapshot(&self) -> S3Result<Snapshot> {
+        self.meta.read().await.map_err(S3Error::internal)
     }
 
-    /// Run `f` in a metadata write transaction; returns once it is durable.
+    /// Run the job `f` in a metadata write transaction; returns once it is durable. `f` may run
+    /// more than once (see `ksan_meta::write`): it takes its inputs afresh on each run.
     pub(crate) async fn write<T, F>(&self, f: F) -> S3Result<T>
     where
-        F: FnOnce(&mut dyn ksan_meta::WriteOps) -> S3Result<T> + Send + 'static,
+        F: for<'a> Fn(&'a mut dyn WriteOps) -> BoxFuture<'a, S3Result<T>> + Send + Sync + 'static,
         T: Send + 'static,
     {
-        ksan_meta::write::<T, TxnError, _>(&*self.meta, move |txn| f(txn).map_err(TxnError))
-            .await
-            .map_err(|e| e.0)
+        ksan_meta::write::<T, TxnError, _>(&*self.meta, move |txn| {
+            let run = f(txn);
+            Box::pin(async move { run.await.map_err(TxnError) })
+        })
+        .await
+        .map_err(|e| e.0)
     }
 }
 
@@ -103,13 +138,17 @@ pub(crate) struct TxnError(pub S3Error);
 
 impl From<ksan_meta::MetaError> for TxnError {
     fn from(e: ksan_meta::MetaError) -> Self {
-        TxnError(S3Error::internal(e))
+        TxnError(meta_err(e))
     }
 }
 
-/// Convert a metadata error inside engine code.
+/// A metadata error as an S3 error: a transaction that kept conflicting asks the client to
+/// slow down; anything else is an internal error (logged, never shown).
 pub(crate) fn meta_err(e: ksan_meta::MetaError) -> S3Error {
-    S3Error::internal(e)
+    match e {
+        ksan_meta::MetaError::Conflict => S3Error::new(ErrorCode::SlowDown),
+        e => S3Error::internal(e),
+    }
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -138,15 +177,19 @@ pub(crate) mod testutil {
 
     /// An engine over the in-memory metadata store and a temp-dir blob store.
     pub fn engine() -> (Arc<Engine>, tempfile::TempDir) {
+        let (e, _, d) = engine_with_meta();
+        (e, d)
+    }
+
+    /// As `engine`, with the metadata store at hand (to count commits).
+    pub fn engine_with_meta() -> (Arc<Engine>, Arc<ksan_meta::MemKv>, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let data = ksan_data::FsDataStore::open(dir.path()).unwrap();
         let config = EngineConfig {
             inline_threshold: 16,
             ..EngineConfig::default()
         };
-        (
-            Engine::new(Arc::new(ksan_meta::MemKv::new()), Arc::new(data), config),
-            dir,
-        )
+        let meta = Arc::new(ksan_meta::MemKv::new());
+        (Engine::new(meta.clone(), Arc::new(data), config), meta, dir)
     }
 }

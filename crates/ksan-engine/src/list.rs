@@ -4,24 +4,32 @@
 //! (prefix + 0xFF: UTF-8 keys never contain that byte), so a page costs the same whatever
 //! number of keys hide under its prefixes.
 
-use ksan_types::S3Result;
+use ksan_types::{S3Result, VersionId};
 
 use crate::records::{ObjectVersion, decode};
-use crate::{Engine, keys, meta_err};
+use crate::{Engine, keys, meta_err, store};
 
+/// ListObjects (v1 and v2).
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
+    /// Keys start with this.
     pub prefix: String,
+    /// Fold keys into common prefixes at this.
     pub delimiter: Option<String>,
     /// List keys strictly after this one (marker, start-after, continuation token).
     pub after: Option<String>,
+    /// Page size.
     pub max_keys: usize,
 }
 
+/// A page of a listing.
 #[derive(Debug, Clone, Default)]
 pub struct ListPage {
+    /// The objects (latest versions).
     pub objects: Vec<ObjectVersion>,
+    /// Common prefixes.
     pub common_prefixes: Vec<String>,
+    /// More remain.
     pub truncated: bool,
     /// The last key or common prefix of this page (NextMarker / continuation point).
     pub last: Option<String>,
@@ -45,7 +53,7 @@ pub(crate) enum Item<'a> {
 /// (`prefix + 0xFF`: UTF-8 never contains that byte). Stops after `max` items; returns true
 /// if more remained.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn scan(
+pub(crate) async fn scan(
     snap: &dyn ksan_meta::ReadOps,
     base: &[u8],
     prefix: &str,
@@ -62,7 +70,7 @@ pub(crate) fn scan(
     let delimiter = delimiter.filter(|d| !d.is_empty());
     let mut count = 0usize;
     loop {
-        let rows = snap.range(&start, &end, BATCH, false).map_err(meta_err)?;
+        let rows = snap.range(&start, &end, BATCH, false).await.map_err(meta_err)?;
         if rows.is_empty() {
             return Ok(false);
         }
@@ -103,9 +111,10 @@ pub(crate) fn scan(
 }
 
 impl Engine {
-    pub fn list_objects(&self, bucket: &str, q: &ListQuery) -> S3Result<ListPage> {
-        self.bucket(bucket)?;
-        let snap = self.snapshot()?;
+    /// ListObjects: the latest versions under a prefix, in key order.
+    pub async fn list_objects(&self, bucket: &str, q: &ListQuery) -> S3Result<ListPage> {
+        self.bucket(bucket).await?;
+        let snap = self.snapshot().await?;
         let base = keys::latest_prefix(bucket);
         let mut start = base.clone();
         start.extend_from_slice(q.prefix.as_bytes());
@@ -139,40 +148,56 @@ impl Engine {
                 }
                 Ok(())
             },
-        )?;
+        )
+        .await?;
         Ok(page)
     }
 }
 
+/// ListObjectVersions.
 #[derive(Debug, Clone, Default)]
 pub struct VersionsQuery {
+    /// Keys start with this.
     pub prefix: String,
+    /// Fold keys into common prefixes at this.
     pub delimiter: Option<String>,
+    /// Start after this key...
     pub key_marker: Option<String>,
+    /// ...and this version of it.
     pub version_id_marker: Option<String>,
+    /// Page size.
     pub max_keys: usize,
 }
 
+/// One version in a listing.
 #[derive(Debug, Clone)]
 pub struct VersionEntry {
+    /// The version (or delete marker).
     pub version: ObjectVersion,
+    /// It is its key's newest.
     pub is_latest: bool,
 }
 
+/// A page of versions.
 #[derive(Debug, Clone, Default)]
 pub struct VersionsPage {
+    /// The versions, key ascending, newest first.
     pub versions: Vec<VersionEntry>,
+    /// Common prefixes.
     pub common_prefixes: Vec<String>,
+    /// More remain.
     pub truncated: bool,
+    /// Where the next page starts.
     pub next_key_marker: Option<String>,
+    /// Where the next page starts, within its key.
     pub next_version_id_marker: Option<String>,
 }
 
 impl Engine {
     /// ListObjectVersions: every version and delete marker, key ascending, newest first.
-    pub fn list_versions(&self, bucket: &str, q: &VersionsQuery) -> S3Result<VersionsPage> {
-        self.bucket(bucket)?;
-        let snap = self.snapshot()?;
+    pub async fn list_versions(&self, bucket: &str, q: &VersionsQuery) -> S3Result<VersionsPage> {
+        self.bucket(bucket).await?;
+        let snap = self.snapshot().await?;
         let base = keys::version_prefix(bucket);
         let mut start = base.clone();
         start.extend_from_slice(q.prefix.as_bytes());
@@ -181,12 +206,9 @@ impl Engine {
         if let Some(km) = q.key_marker.as_deref().filter(|k| !k.is_empty()) {
             let from = match q.version_id_marker.as_deref().filter(|v| !v.is_empty()) {
                 Some(vid) => {
-                    let uid = match crate::objects::parse_version_id(vid)? {
-                        Some(uid) => Some(uid),
-                        None => snap
-                            .get(&keys::null_version(bucket, km))
-                            .map_err(meta_err)?
-                            .and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok()),
+                    let uid = match VersionId::parse(vid)? {
+                        VersionId::Id(uid) => Some(uid),
+                        VersionId::Null => store::get_id(&*snap, &keys::null_version(bucket, km)).await?,
                     };
                     match uid {
                         Some(uid) => {
@@ -231,7 +253,8 @@ impl Engine {
                 }
                 Ok(())
             },
-        )?;
+        )
+        .await?;
         if !page.truncated {
             page.next_key_marker = None;
             page.next_version_id_marker = None;
@@ -243,19 +266,16 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objects::{NewObject, PutObjectRequest, WriteConditions};
+    use crate::objects::{BodyChecks, PutObjectRequest, WriteConditions};
+    use crate::records::NewObject;
     use bytes::Bytes;
-    use ksan_types::TrailerSlot;
 
     async fn put(e: &Engine, key: &str) {
         let req = PutObjectRequest {
             bucket: "bkt".into(),
             key: key.into(),
             object: NewObject::default(),
-            content_length: None,
-            content_md5: None,
-            checksum: None,
-            trailers: TrailerSlot::new(),
+            body: BodyChecks::default(),
             conditions: WriteConditions::default(),
         };
         let body = Box::pin(futures_util::stream::once(async { Ok(Bytes::from_static(b"x")) }));
@@ -283,37 +303,43 @@ mod tests {
         for k in ["a", "b/1", "b/2", "b/3/x", "c", "d/1", "e"] {
             put(&e, k).await;
         }
-        let p = e.list_objects("bkt", &q("", None, None, 1000)).unwrap();
+        let p = e.list_objects("bkt", &q("", None, None, 1000)).await.unwrap();
         assert_eq!(keys_of(&p), ["a", "b/1", "b/2", "b/3/x", "c", "d/1", "e"]);
         assert!(!p.truncated);
 
-        let p = e.list_objects("bkt", &q("", Some("/"), None, 1000)).unwrap();
+        let p = e.list_objects("bkt", &q("", Some("/"), None, 1000)).await.unwrap();
         assert_eq!(keys_of(&p), ["a", "c", "e"]);
         assert_eq!(p.common_prefixes, ["b/", "d/"]);
 
-        let p = e.list_objects("bkt", &q("b/", Some("/"), None, 1000)).unwrap();
+        let p = e.list_objects("bkt", &q("b/", Some("/"), None, 1000)).await.unwrap();
         assert_eq!(keys_of(&p), ["b/1", "b/2"]);
         assert_eq!(p.common_prefixes, ["b/3/"]);
 
         // pages of 2 with a delimiter: a, b/ | c, d/ | e
-        let p = e.list_objects("bkt", &q("", Some("/"), None, 2)).unwrap();
+        let p = e.list_objects("bkt", &q("", Some("/"), None, 2)).await.unwrap();
         assert_eq!(
             (keys_of(&p), p.common_prefixes.clone(), p.truncated),
             (vec!["a"], vec!["b/".to_owned()], true)
         );
-        let p = e.list_objects("bkt", &q("", Some("/"), p.last.as_deref(), 2)).unwrap();
+        let p = e
+            .list_objects("bkt", &q("", Some("/"), p.last.as_deref(), 2))
+            .await
+            .unwrap();
         assert_eq!(
             (keys_of(&p), p.common_prefixes.clone(), p.truncated),
             (vec!["c"], vec!["d/".to_owned()], true)
         );
-        let p = e.list_objects("bkt", &q("", Some("/"), p.last.as_deref(), 2)).unwrap();
+        let p = e
+            .list_objects("bkt", &q("", Some("/"), p.last.as_deref(), 2))
+            .await
+            .unwrap();
         assert_eq!((keys_of(&p), p.truncated), (vec!["e"], false));
 
-        let p = e.list_objects("bkt", &q("", None, Some("b/2"), 1000)).unwrap();
+        let p = e.list_objects("bkt", &q("", None, Some("b/2"), 1000)).await.unwrap();
         assert_eq!(keys_of(&p), ["b/3/x", "c", "d/1", "e"]);
-        let p = e.list_objects("bkt", &q("", None, None, 0)).unwrap();
+        let p = e.list_objects("bkt", &q("", None, None, 0)).await.unwrap();
         assert!(p.objects.is_empty() && !p.truncated);
-        let p = e.list_objects("bkt", &q("zz", None, None, 10)).unwrap();
+        let p = e.list_objects("bkt", &q("zz", None, None, 10)).await.unwrap();
         assert!(p.objects.is_empty());
     }
 }

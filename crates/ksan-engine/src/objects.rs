@@ -1,20 +1,24 @@
-//! Objects: put, look up, read, delete, copy. Every change is one metadata transaction that
-//! commits only after the object's bytes are durable (docs/ARCHITECTURE.md, "Durability").
+//! Objects: put, look up, read, delete (one or many), copy. Every change is one metadata
+//! transaction that commits only after the object's bytes are durable (docs/ARCHITECTURE.md,
+//! "Durability"); the transaction itself is the version core's (`crate::versions`).
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use ksan_data::{BlobWriter, Digests, Hashers};
-use ksan_meta::WriteOps;
-use ksan_types::{BodyStream, ChecksumAlgorithm, ErrorCode, S3Error, S3Result, TrailerSlot};
+use ksan_meta::{ReadOps, WriteOps};
+use ksan_types::{BodyStream, ChecksumAlgorithm, ErrorCode, S3Error, S3Result, TrailerSlot, VersionId};
 
-use std::sync::Arc;
-
-use crate::access::acl::Grant;
+use crate::keys;
 use crate::records::{
-    BucketRecord, ContentHeaders, DataLocation, ManifestEntry, ObjectVersion, StoredChecksum, Versioning, decode,
-    encode,
+    BucketRecord, Content, DataLocation, ManifestEntry, NewObject, ObjectVersion, StoredChecksum, Versioning,
 };
-use crate::{Engine, keys, meta_err, new_uid, now_ms};
+use crate::versions::{
+    NewData, insert_version, load_bucket, load_manifest, newest_version, null_uid, reference_data, refresh_latest,
+    remove_version, rewrite_version,
+};
+use crate::{Engine, store};
 
 /// The largest object a single PUT may create.
 pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
@@ -32,31 +36,36 @@ pub struct WriteConditions {
 /// it comes as a trailer of an aws-chunked body).
 #[derive(Debug, Clone)]
 pub struct ChecksumRequest {
+    /// The algorithm.
     pub algorithm: ChecksumAlgorithm,
+    /// The base64 value sent as a header (None: it comes as a trailer).
     pub value: Option<String>,
 }
 
-/// What a new object version is made of, besides its bytes.
+/// What the client said about a body it sends: its length and digests to check.
 #[derive(Debug, Clone, Default)]
-pub struct NewObject {
-    pub owner: String,
-    pub owner_display_name: String,
-    pub headers: ContentHeaders,
-    pub user_meta: Vec<(String, String)>,
-    pub storage_class: Option<String>,
-    /// None = private.
-    pub acl: Option<Vec<Grant>>,
-    pub tags: Vec<(String, String)>,
+pub struct BodyChecks {
+    /// The decoded length, if declared.
+    pub content_length: Option<u64>,
+    /// `Content-MD5`.
+    pub content_md5: Option<[u8; 16]>,
+    /// A flexible checksum, as header or trailer.
+    pub checksum: Option<ChecksumRequest>,
+    /// Where an aws-chunked body's trailers arrive.
+    pub trailers: TrailerSlot,
 }
 
+/// PutObject.
 pub struct PutObjectRequest {
+    /// The bucket.
     pub bucket: String,
+    /// The key.
     pub key: String,
+    /// What the version carries.
     pub object: NewObject,
-    pub content_length: Option<u64>,
-    pub content_md5: Option<[u8; 16]>,
-    pub checksum: Option<ChecksumRequest>,
-    pub trailers: TrailerSlot,
+    /// The body's declared length and digests.
+    pub body: BodyChecks,
+    /// If-Match / If-None-Match.
     pub conditions: WriteConditions,
 }
 
@@ -64,10 +73,23 @@ pub struct PutObjectRequest {
 /// snapshot, so a concurrent overwrite cannot take them away).
 #[derive(Debug, Clone)]
 pub struct ObjectHandle {
+    /// The version.
     pub version: ObjectVersion,
     inline: Option<Bytes>,
     /// Segments of a multipart object by object offset, read with the version.
     manifest: Option<Arc<Vec<(u64, ManifestEntry)>>>,
+}
+
+impl ObjectHandle {
+    /// The size of inline bytes, if the object is stored inline.
+    pub fn inline_len(&self) -> Option<usize> {
+        self.inline.as_ref().map(|b| b.len())
+    }
+
+    /// The manifest of a multipart object: (object offset, entry) in order.
+    pub fn manifest(&self) -> Option<&[(u64, ManifestEntry)]> {
+        self.manifest.as_deref().map(|m| m.as_slice())
+    }
 }
 
 /// The outcome of a DeleteObject.
@@ -75,18 +97,8 @@ pub struct ObjectHandle {
 pub struct DeleteOutcome {
     /// The version that was removed or created (a delete marker), if versioning named one.
     pub version_id: Option<String>,
+    /// A delete marker was made or removed.
     pub delete_marker: bool,
-}
-
-/// Parse a client's version id: `null` or our 32-hex form.
-pub fn parse_version_id(vid: &str) -> S3Result<Option<[u8; 16]>> {
-    if vid == "null" {
-        return Ok(None);
-    }
-    let mut uid = [0u8; 16];
-    hex::decode_to_slice(vid, &mut uid)
-        .map_err(|_| S3Error::invalid_argument("Invalid version id specified", "versionId", vid))?;
-    Ok(Some(uid))
 }
 
 fn no_such_key(bucket: &str, key: &str) -> S3Error {
@@ -118,24 +130,32 @@ impl Received {
             Received::Blob { size, .. } => *size,
         }
     }
+    /// The first flexible checksum computed, as stored.
+    pub(crate) fn checksum(&self) -> Option<StoredChecksum> {
+        self.digests().checksums.first().map(|(a, v)| StoredChecksum {
+            algorithm: *a,
+            value: ksan_data::base64(v),
+        })
+    }
 }
 
 impl Engine {
     /// Stream a body to storage: small bodies stay in memory (to be stored inline), larger ones
-    /// go to a new durable blob. Verifies size limits and digests.
+    /// go to a new durable blob. Verifies the size limit, the declared length and the digests;
+    /// on any failure nothing is kept.
     pub(crate) async fn receive(
         &self,
         mut body: BodyStream,
-        content_length: Option<u64>,
+        checks: &BodyChecks,
         algorithms: &[ChecksumAlgorithm],
-        max_size: u64,
         inline: bool,
     ) -> S3Result<Received> {
+        let max_size = MAX_PUT_SIZE;
         let threshold = if inline { self.config.inline_threshold as u64 } else { 0 };
         let mut pending: Vec<Bytes> = Vec::new();
         let mut total: u64 = 0;
         let mut writer: Option<Box<dyn BlobWriter>> = None;
-        if content_length.is_some_and(|l| l > threshold) {
+        if checks.content_length.is_some_and(|l| l > threshold) {
             writer = Some(self.data.create(Hashers::new(algorithms)).await?);
         }
         while let Some(chunk) = body.next().await {
@@ -160,20 +180,20 @@ impl Engine {
                 }
             }
         }
-        if let Some(len) = content_length
+        if let Some(len) = checks.content_length
             && len != total
         {
             return Err(S3Error::new(ErrorCode::IncompleteBody));
         }
-        match writer {
+        let received = match writer {
             Some(w) => {
                 let id = w.id();
                 let (size, digests) = w.finish().await?;
-                Ok(Received::Blob {
+                Received::Blob {
                     id: id.0,
                     size,
                     digests,
-                })
+                }
             }
             None => {
                 let bytes = match pending.len() {
@@ -183,12 +203,17 @@ impl Engine {
                 };
                 let mut hashers = Hashers::new(algorithms);
                 hashers.update(&bytes);
-                Ok(Received::Inline {
+                Received::Inline {
                     bytes,
                     digests: hashers.finish(),
-                })
+                }
             }
+        };
+        if let Err(e) = verify_digests(received.digests(), checks) {
+            self.discard(&received);
+            return Err(e);
         }
+        Ok(received)
     }
 
     /// Remove a blob nobody references any more (a failed PUT's), in the background.
@@ -204,67 +229,43 @@ impl Engine {
         }
     }
 
+    /// PutObject.
     pub async fn put_object(&self, req: PutObjectRequest, body: BodyStream) -> S3Result<ObjectVersion> {
         // S3 stores a CRC64NVME checksum for objects uploaded without one.
         let algorithm = req
+            .body
             .checksum
             .as_ref()
             .map_or(ChecksumAlgorithm::Crc64Nvme, |c| c.algorithm);
-        let received = self
-            .receive(body, req.content_length, &[algorithm], MAX_PUT_SIZE, true)
-            .await?;
-        if let Err(e) = verify_digests(
-            received.digests(),
-            req.content_md5,
-            req.checksum.as_ref(),
-            &req.trailers,
-        ) {
-            self.discard(&received);
-            return Err(e);
-        }
-        let digests = received.digests();
-        let checksum = digests.checksums.first().map(|(a, v)| StoredChecksum {
-            algorithm: *a,
-            value: ksan_data::base64(v),
-        });
-        let uid = new_uid();
+        let received = self.receive(body, &req.body, &[algorithm], true).await?;
         let (data, inline) = match &received {
             Received::Inline { bytes, .. } => (DataLocation::Inline, Some(bytes.clone())),
             Received::Blob { id, .. } => (DataLocation::Blob(*id), None),
         };
-        let version = ObjectVersion {
-            key: req.key.clone(),
-            uid,
-            version_id: None,
-            delete_marker: false,
+        let content = Content {
             size: received.size(),
-            etag: hex::encode(digests.md5),
-            last_modified_ms: now_ms(),
-            owner: req.object.owner,
-            owner_display_name: req.object.owner_display_name,
-            headers: req.object.headers,
-            user_meta: req.object.user_meta,
-            checksum,
-            storage_class: req.object.storage_class,
-            data,
+            etag: hex::encode(received.digests().md5),
+            checksum: received.checksum(),
             checksum_type: None,
-            acl: req.object.acl,
-            tags: req.object.tags,
+            data,
         };
+        let version = ObjectVersion::new(req.key, req.object, content);
         let (bucket, conditions) = (req.bucket, req.conditions);
         let result = self
             .write(move |txn| {
-                let bucket_record = load_bucket(txn, &bucket)?;
-                check_write_conditions(txn, &bucket, &version.key, &conditions)?;
-                let mut version = version;
-                if let Some(bytes) = &inline {
-                    txn.put(&keys::inline(&version.uid), bytes).map_err(meta_err)?;
-                }
-                if let DataLocation::Blob(id) = &version.data {
-                    add_blob_ref(txn, id, true)?;
-                }
-                insert_version(txn, &bucket_record, &mut version)?;
-                Ok(version)
+                let (bucket, conditions, mut version, inline) =
+                    (bucket.clone(), conditions.clone(), version.clone(), inline.clone());
+                Box::pin(async move {
+                    let bucket_record = load_bucket(txn, &bucket).await?;
+                    check_write_conditions(txn, &bucket, &version.key, &conditions).await?;
+                    let data = match &inline {
+                        Some(bytes) => NewData::Inline(bytes),
+                        None => NewData::NewBlob,
+                    };
+                    reference_data(txn, &version, data).await?;
+                    insert_version(txn, &bucket_record, &mut version).await?;
+                    Ok(version)
+                })
             })
             .await;
         if result.is_err() {
@@ -274,8 +275,14 @@ impl Engine {
     }
 
     /// PutObjectAcl: replace the ACL of one version (found earlier by `lookup`).
-    pub async fn set_object_acl(&self, bucket: &str, version: &ObjectVersion, acl: Vec<Grant>) -> S3Result<()> {
-        self.update_version(bucket, version, move |v| v.acl = Some(acl)).await
+    pub async fn set_object_acl(
+        &self,
+        bucket: &str,
+        version: &ObjectVersion,
+        acl: Vec<crate::access::acl::Grant>,
+    ) -> S3Result<()> {
+        self.update_version(bucket, version, move |v| v.acl = Some(acl.clone()))
+            .await
     }
 
     /// Put/DeleteObjectTagging: replace the tags of one version (found earlier by `lookup`).
@@ -285,50 +292,47 @@ impl Engine {
         version: &ObjectVersion,
         tags: Vec<(String, String)>,
     ) -> S3Result<()> {
-        self.update_version(bucket, version, move |v| v.tags = tags).await
+        self.update_version(bucket, version, move |v| v.tags = tags.clone())
+            .await
     }
 
     /// Change a version's record in place (sub-resources: ACL, tags). NoSuchKey if the version
     /// went away since it was looked up.
     async fn update_version<F>(&self, bucket: &str, version: &ObjectVersion, change: F) -> S3Result<()>
     where
-        F: FnOnce(&mut ObjectVersion) + Send + 'static,
+        F: Fn(&mut ObjectVersion) + Send + Sync + 'static,
     {
         let (bucket, key, uid) = (bucket.to_owned(), version.key.clone(), version.uid);
+        let change = Arc::new(change);
         self.write(move |txn| {
-            let row = keys::version(&bucket, &key, &uid);
-            let Some(bytes) = txn.get(&row).map_err(meta_err)? else {
-                return Err(no_such_key(&bucket, &key));
-            };
-            let mut v: ObjectVersion = decode(&bytes)?;
-            change(&mut v);
-            let bytes = encode(&v)?;
-            txn.put(&row, &bytes).map_err(meta_err)?;
-            // The latest-version row is a copy; keep it in step.
-            let latest = keys::latest(&bucket, &key);
-            if let Some(current) = txn.get(&latest).map_err(meta_err)?
-                && decode::<ObjectVersion>(&current)?.uid == uid
-            {
-                txn.put(&latest, &bytes).map_err(meta_err)?;
-            }
-            Ok(())
+            let (bucket, key, change) = (bucket.clone(), key.clone(), change.clone());
+            Box::pin(async move {
+                let row = keys::version(&bucket, &key, &uid);
+                let Some(mut v) = store::get_for_update::<ObjectVersion>(txn, &row).await? else {
+                    return Err(no_such_key(&bucket, &key));
+                };
+                change(&mut v);
+                rewrite_version(txn, &bucket, &v).await
+            })
         })
         .await
     }
 
-    /// Find a version (the latest when `version_id` is None).
-    pub fn lookup(&self, bucket: &str, key: &str, version_id: Option<&str>) -> S3Result<ObjectHandle> {
-        let snap = self.snapshot()?;
-        let version: ObjectVersion = match version_id {
-            None => match snap.get(&keys::latest(bucket, key)).map_err(meta_err)? {
-                Some(bytes) => decode(&bytes)?,
+    /// Find a version (the latest when `version` is None).
+    pub async fn lookup(&self, bucket: &str, key: &str, version: Option<VersionId>) -> S3Result<ObjectHandle> {
+        let snap = self.snapshot().await?;
+        let snap: &dyn ReadOps = &*snap;
+        let no_bucket = || S3Error::new(ErrorCode::NoSuchBucket).bucket(bucket);
+        let version: ObjectVersion = match version {
+            None => match store::get::<ObjectVersion>(snap, &keys::latest(bucket, key)).await? {
+                Some(v) => v,
                 None => {
-                    if snap.get(&keys::bucket(bucket)).map_err(meta_err)?.is_none() {
-                        return Err(S3Error::new(ErrorCode::NoSuchBucket).bucket(bucket));
+                    if store::get_raw(snap, &keys::bucket(bucket)).await?.is_none() {
+                        return Err(no_bucket());
                     }
                     // A current delete marker is announced on the 404.
                     let mut err = no_such_key(bucket, key);
-                    match newest_version(&*snap, bucket, key)? {
+                    match newest_version(snap, bucket, key).await? {
                         Some(newest) if newest.delete_marker => {
                             err = err
                                 .header("x-amz-delete-marker", "true")
@@ -340,26 +344,22 @@ impl Engine {
                 }
             },
             Some(vid) => {
-                let uid = match parse_version_id(vid)? {
-                    Some(uid) => Some(uid),
-                    None => snap
-                        .get(&keys::null_version(bucket, key))
-                        .map_err(meta_err)?
-                        .and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok()),
+                let uid = match vid {
+                    VersionId::Id(uid) => Some(uid),
+                    VersionId::Null => null_uid(snap, bucket, key).await?,
                 };
                 let found = match uid {
-                    Some(uid) => snap.get(&keys::version(bucket, key, &uid)).map_err(meta_err)?,
+                    Some(uid) => store::get::<ObjectVersion>(snap, &keys::version(bucket, key, &uid)).await?,
                     None => None,
                 };
-                let Some(bytes) = found else {
-                    if snap.get(&keys::bucket(bucket)).map_err(meta_err)?.is_none() {
-                        return Err(S3Error::new(ErrorCode::NoSuchBucket).bucket(bucket));
+                let Some(v) = found else {
+                    if store::get_raw(snap, &keys::bucket(bucket)).await?.is_none() {
+                        return Err(no_bucket());
                     }
                     return Err(S3Error::new(ErrorCode::NoSuchVersion)
                         .key(key)
-                        .with("VersionId", vid.to_owned()));
+                        .with("VersionId", vid.to_string()));
                 };
-                let v: ObjectVersion = decode(&bytes)?;
                 if v.delete_marker {
                     return Err(S3Error::new(ErrorCode::MethodNotAllowed)
                         .msg("The specified method is not allowed against this resource.")
@@ -373,16 +373,14 @@ impl Engine {
             }
         };
         let (inline, manifest) = match version.data {
-            DataLocation::Inline => (
-                Some(Bytes::from(
-                    snap.get(&keys::inline(&version.uid))
-                        .map_err(meta_err)?
-                        .ok_or_else(|| S3Error::internal("inline bytes missing"))?,
-                )),
-                None,
-            ),
+            DataLocation::Inline => {
+                let bytes = store::get_raw(snap, &keys::inline(&version.uid))
+                    .await?
+                    .ok_or_else(|| S3Error::internal("inline bytes missing"))?;
+                (Some(Bytes::from(bytes)), None)
+            }
             DataLocation::Blob(_) => (None, None),
-            DataLocation::Manifest { .. } => (None, Some(Arc::new(load_manifest(&*snap, &version.uid)?))),
+            DataLocation::Manifest { .. } => (None, Some(Arc::new(load_manifest(snap, &version.uid).await?))),
         };
         Ok(ObjectHandle {
             version,
@@ -416,83 +414,36 @@ impl Engine {
         &self,
         bucket: &str,
         key: &str,
-        version_id: Option<&str>,
+        version: Option<VersionId>,
         owner: (&str, &str),
     ) -> S3Result<DeleteOutcome> {
-        let target = match version_id {
-            Some(vid) => Some(parse_version_id(vid)?),
-            None => None,
-        };
-        let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        let (owner, owner_display_name) = (owner.0.to_owned(), owner.1.to_owned());
+        let mut out = self
+            .delete_objects(bucket, vec![(key.to_owned(), version)], owner)
+            .await?;
+        out.pop().ok_or_else(|| S3Error::internal("a delete gave no outcome"))
+    }
+
+    /// DeleteObjects: each (key, version) deleted as `delete_object` does, all in one
+    /// transaction (one commit for the whole request).
+    pub async fn delete_objects(
+        &self,
+        bucket: &str,
+        targets: Vec<(String, Option<VersionId>)>,
+        owner: (&str, &str),
+    ) -> S3Result<Vec<DeleteOutcome>> {
+        let bucket = bucket.to_owned();
+        let owner = (owner.0.to_owned(), owner.1.to_owned());
+        let targets = Arc::new(targets);
         self.write(move |txn| {
-            let bucket_record = load_bucket(txn, &bucket)?;
-            match target {
-                Some(uid) => {
-                    let uid = match uid {
-                        Some(uid) => Some(uid),
-                        None => null_uid(txn, &bucket, &key)?,
-                    };
-                    let Some(uid) = uid else {
-                        // Deleting a version that does not exist succeeds.
-                        return Ok(DeleteOutcome {
-                            version_id: version_id_of(target),
-                            delete_marker: false,
-                        });
-                    };
-                    let Some(bytes) = txn.get(&keys::version(&bucket, &key, &uid)).map_err(meta_err)? else {
-                        return Ok(DeleteOutcome {
-                            version_id: version_id_of(target),
-                            delete_marker: false,
-                        });
-                    };
-                    let v: ObjectVersion = decode(&bytes)?;
-                    remove_version(txn, &bucket, &v)?;
-                    refresh_latest(txn, &bucket, &key)?;
-                    Ok(DeleteOutcome {
-                        version_id: Some(v.version_id_str().to_owned()),
-                        delete_marker: v.delete_marker,
-                    })
+            let (bucket, owner, targets) = (bucket.clone(), owner.clone(), targets.clone());
+            Box::pin(async move {
+                let bucket_record = load_bucket(txn, &bucket).await?;
+                let mut out = Vec::with_capacity(targets.len());
+                for (key, version) in targets.iter() {
+                    out.push(delete_in(txn, &bucket_record, key, *version, &owner).await?);
                 }
-                None => match bucket_record.versioning {
-                    Versioning::Unversioned => {
-                        if let Some(uid) = null_uid(txn, &bucket, &key)?
-                            && let Some(bytes) = txn.get(&keys::version(&bucket, &key, &uid)).map_err(meta_err)?
-                        {
-                            let v: ObjectVersion = decode(&bytes)?;
-                            remove_version(txn, &bucket, &v)?;
-                            refresh_latest(txn, &bucket, &key)?;
-                        }
-                        Ok(DeleteOutcome::default())
-                    }
-                    Versioning::Enabled | Versioning::Suspended => {
-                        let mut marker = ObjectVersion {
-                            key: key.clone(),
-                            uid: new_uid(),
-                            version_id: None,
-                            delete_marker: true,
-                            size: 0,
-                            etag: String::new(),
-                            last_modified_ms: now_ms(),
-                            owner,
-                            owner_display_name,
-                            headers: ContentHeaders::default(),
-                            user_meta: Vec::new(),
-                            checksum: None,
-                            storage_class: None,
-                            data: DataLocation::Inline,
-                            checksum_type: None,
-                            acl: None,
-                            tags: Vec::new(),
-                        };
-                        insert_version(txn, &bucket_record, &mut marker)?;
-                        Ok(DeleteOutcome {
-                            version_id: Some(marker.version_id_str().to_owned()),
-                            delete_marker: true,
-                        })
-                    }
-                },
-            }
+                Ok(out)
+            })
         })
         .await
     }
@@ -508,86 +459,98 @@ impl Engine {
         conditions: WriteConditions,
     ) -> S3Result<ObjectVersion> {
         let src = &source.version;
-        let mut version = ObjectVersion {
-            key: key.to_owned(),
-            uid: new_uid(),
-            version_id: None,
-            delete_marker: false,
+        let content = Content {
             size: src.size,
             etag: src.etag.clone(),
-            last_modified_ms: now_ms(),
-            owner: object.owner,
-            owner_display_name: object.owner_display_name,
-            headers: object.headers,
-            user_meta: object.user_meta,
             checksum: src.checksum.clone(),
-            storage_class: object.storage_class,
-            data: src.data.clone(),
             checksum_type: src.checksum_type,
-            acl: object.acl,
-            tags: object.tags,
+            data: src.data.clone(),
         };
-        let inline = source.inline.clone();
-        let manifest = source.manifest.clone();
-        let (bucket, src_key) = (bucket.to_owned(), src.key.clone());
+        let version = ObjectVersion::new(key.to_owned(), object, content);
+        let (inline, manifest) = (source.inline.clone(), source.manifest.clone());
+        let bucket = bucket.to_owned();
         self.write(move |txn| {
-            let bucket_record = load_bucket(txn, &bucket)?;
-            check_write_conditions(txn, &bucket, &version.key, &conditions)?;
-            match &version.data {
-                DataLocation::Inline => {
-                    let bytes = inline
-                        .as_ref()
-                        .ok_or_else(|| S3Error::internal("inline source without bytes"))?;
-                    txn.put(&keys::inline(&version.uid), bytes).map_err(meta_err)?;
-                }
-                DataLocation::Blob(id) => {
-                    // The source may have been deleted since it was looked up.
-                    if !add_blob_ref(txn, id, false)? {
-                        return Err(S3Error::new(ErrorCode::NoSuchKey).key(src_key));
-                    }
-                }
-                DataLocation::Manifest { .. } => {
-                    let entries = manifest
-                        .as_ref()
-                        .ok_or_else(|| S3Error::internal("manifest source without manifest"))?;
-                    for (offset, entry) in entries.iter() {
-                        if !add_blob_ref(txn, &entry.segment.blob, false)? {
-                            return Err(S3Error::new(ErrorCode::NoSuchKey).key(src_key));
-                        }
-                        txn.put(&keys::manifest(&version.uid, *offset), &encode(entry)?)
-                            .map_err(meta_err)?;
-                    }
-                }
-            }
-            insert_version(txn, &bucket_record, &mut version)?;
-            Ok(version)
+            let (bucket, conditions, mut version) = (bucket.clone(), conditions.clone(), version.clone());
+            let (inline, manifest) = (inline.clone(), manifest.clone());
+            Box::pin(async move {
+                let bucket_record = load_bucket(txn, &bucket).await?;
+                check_write_conditions(txn, &bucket, &version.key, &conditions).await?;
+                let data = NewData::Shared {
+                    inline: inline.as_ref(),
+                    manifest: manifest.as_deref().map(|m| m.as_slice()),
+                };
+                reference_data(txn, &version, data).await?;
+                insert_version(txn, &bucket_record, &mut version).await?;
+                Ok(version)
+            })
         })
         .await
     }
 }
 
-impl ObjectHandle {
-    pub fn inline_len(&self) -> Option<usize> {
-        self.inline.as_ref().map(|b| b.len())
-    }
+/// One key's deletion inside a transaction (see `Engine::delete_object`).
+async fn delete_in(
+    txn: &mut dyn WriteOps,
+    bucket: &BucketRecord,
+    key: &str,
+    version: Option<VersionId>,
+    (owner, owner_display_name): &(String, String),
+) -> S3Result<DeleteOutcome> {
+    let b = bucket.name.as_str();
+    let Some(target) = version else {
+        return match bucket.versioning {
+            Versioning::Unversioned => {
+                if let Some(uid) = null_uid(&*txn, b, key).await?
+                    && let Some(v) = store::get::<ObjectVersion>(&*txn, &keys::version(b, key, &uid)).await?
+                {
+                    remove_version(txn, b, &v).await?;
+                    refresh_latest(txn, b, key).await?;
+                }
+                Ok(DeleteOutcome::default())
+            }
+            Versioning::Enabled | Versioning::Suspended => {
+                let mut marker =
+                    ObjectVersion::delete_marker(key.to_owned(), owner.clone(), owner_display_name.clone());
+                insert_version(txn, bucket, &mut marker).await?;
+                Ok(DeleteOutcome {
+                    version_id: Some(marker.version_id_str().to_owned()),
+                    delete_marker: true,
+                })
+            }
+        };
+    };
+    let uid = match target {
+        VersionId::Id(uid) => Some(uid),
+        VersionId::Null => null_uid(&*txn, b, key).await?,
+    };
+    // Deleting a version that does not exist succeeds.
+    let absent = DeleteOutcome {
+        version_id: Some(target.to_string()),
+        delete_marker: false,
+    };
+    let Some(uid) = uid else { return Ok(absent) };
+    let Some(v) = store::get::<ObjectVersion>(&*txn, &keys::version(b, key, &uid)).await? else {
+        return Ok(absent);
+    };
+    remove_version(txn, b, &v).await?;
+    refresh_latest(txn, b, key).await?;
+    Ok(DeleteOutcome {
+        version_id: Some(v.version_id_str().to_owned()),
+        delete_marker: v.delete_marker,
+    })
 }
 
 /// Check what was received against Content-MD5 and the flexible checksum (header or trailer).
-pub(crate) fn verify_digests(
-    digests: &Digests,
-    content_md5: Option<[u8; 16]>,
-    checksum: Option<&ChecksumRequest>,
-    trailers: &TrailerSlot,
-) -> S3Result<()> {
-    if let Some(md5) = content_md5
+pub(crate) fn verify_digests(digests: &Digests, checks: &BodyChecks) -> S3Result<()> {
+    if let Some(md5) = checks.content_md5
         && md5 != digests.md5
     {
         return Err(S3Error::new(ErrorCode::BadDigest).with("CalculatedDigest", ksan_data::base64(&digests.md5)));
     }
-    if let Some(cr) = checksum {
+    if let Some(cr) = &checks.checksum {
         let expected = match &cr.value {
             Some(v) => Some(v.as_str()),
-            None => trailers.get(cr.algorithm.header_name()),
+            None => checks.trailers.get(cr.algorithm.header_name()),
         };
         let Some(expected) = expected else {
             return Err(S3Error::new(ErrorCode::InvalidRequest).msg(format!(
@@ -607,48 +570,17 @@ pub(crate) fn verify_digests(
     Ok(())
 }
 
-impl ObjectHandle {
-    /// The manifest of a multipart object: (object offset, entry) in order.
-    pub fn manifest(&self) -> Option<&[(u64, ManifestEntry)]> {
-        self.manifest.as_deref().map(|m| m.as_slice())
-    }
-}
-
-pub(crate) fn load_bucket(txn: &dyn WriteOps, bucket: &str) -> S3Result<BucketRecord> {
-    match txn.get(&keys::bucket(bucket)).map_err(meta_err)? {
-        Some(bytes) => decode(&bytes),
-        None => Err(S3Error::new(ErrorCode::NoSuchBucket).bucket(bucket)),
-    }
-}
-
-fn version_id_of(target: Option<Option<[u8; 16]>>) -> Option<String> {
-    target.map(|uid| uid.map_or_else(|| "null".to_owned(), hex::encode))
-}
-
-fn null_uid(txn: &dyn WriteOps, bucket: &str, key: &str) -> S3Result<Option<[u8; 16]>> {
-    Ok(txn
-        .get(&keys::null_version(bucket, key))
-        .map_err(meta_err)?
-        .and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok()))
-}
-
-fn newest_version(ops: &dyn ksan_meta::ReadOps, bucket: &str, key: &str) -> S3Result<Option<ObjectVersion>> {
-    let prefix = keys::version_key_prefix(bucket, key);
-    let end = ksan_meta::prefix_end(&prefix);
-    match ops.range(&prefix, &end, 1, false).map_err(meta_err)?.first() {
-        Some((_, v)) => Ok(Some(decode(v)?)),
-        None => Ok(None),
-    }
-}
-
-pub(crate) fn check_write_conditions(txn: &dyn WriteOps, bucket: &str, key: &str, c: &WriteConditions) -> S3Result<()> {
+/// If-Match / If-None-Match against the key's current version, in the writing transaction.
+pub(crate) async fn check_write_conditions(
+    txn: &dyn WriteOps,
+    bucket: &str,
+    key: &str,
+    c: &WriteConditions,
+) -> S3Result<()> {
     if c.if_match.is_none() && c.if_none_match.is_none() {
         return Ok(());
     }
-    let current: Option<ObjectVersion> = match txn.get(&keys::latest(bucket, key)).map_err(meta_err)? {
-        Some(bytes) => Some(decode(&bytes)?),
-        None => None,
-    };
+    let current: Option<ObjectVersion> = store::get_for_update(txn, &keys::latest(bucket, key)).await?;
     if let Some(if_match) = &c.if_match {
         let Some(cur) = &current else {
             return Err(no_such_key(bucket, key));
@@ -674,106 +606,10 @@ pub fn etag_matches(header: &str, etag: &str) -> bool {
     })
 }
 
-/// Write a new version as the key's newest: assigns its version id by the bucket's versioning
-/// state, replaces the null version when it is one, and updates the latest row.
-pub(crate) fn insert_version(
-    txn: &mut dyn WriteOps,
-    bucket: &BucketRecord,
-    version: &mut ObjectVersion,
-) -> S3Result<()> {
-    let (b, k) = (bucket.name.as_str(), version.key.clone());
-    match bucket.versioning {
-        Versioning::Enabled => version.version_id = Some(hex::encode(version.uid)),
-        Versioning::Unversioned | Versioning::Suspended => {
-            version.version_id = None;
-            if let Some(old_uid) = null_uid(txn, b, &k)?
-                && let Some(bytes) = txn.get(&keys::version(b, &k, &old_uid)).map_err(meta_err)?
-            {
-                let old: ObjectVersion = decode(&bytes)?;
-                remove_version(txn, b, &old)?;
-            }
-            txn.put(&keys::null_version(b, &k), &version.uid).map_err(meta_err)?;
-        }
-    }
-    let bytes = encode(&*version)?;
-    txn.put(&keys::version(b, &k, &version.uid), &bytes).map_err(meta_err)?;
-    if version.delete_marker {
-        txn.delete(&keys::latest(b, &k)).map_err(meta_err)?;
-    } else {
-        txn.put(&keys::latest(b, &k), &bytes).map_err(meta_err)?;
-    }
-    Ok(())
-}
-
-/// Remove one version row and release what it references. The caller refreshes the latest row.
-fn remove_version(txn: &mut dyn WriteOps, bucket: &str, v: &ObjectVersion) -> S3Result<()> {
-    txn.delete(&keys::version(bucket, &v.key, &v.uid)).map_err(meta_err)?;
-    if v.version_id.is_none() {
-        txn.delete(&keys::null_version(bucket, &v.key)).map_err(meta_err)?;
-    }
-    match &v.data {
-        DataLocation::Inline => txn.delete(&keys::inline(&v.uid)).map_err(meta_err)?,
-        DataLocation::Blob(id) => crate::gc::release_blob(txn, id)?,
-        DataLocation::Manifest { .. } => {
-            for (offset, entry) in load_manifest(&*txn, &v.uid)? {
-                crate::gc::release_blob(txn, &entry.segment.blob)?;
-                txn.delete(&keys::manifest(&v.uid, offset)).map_err(meta_err)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// All manifest rows of a multipart object, by object offset.
-pub(crate) fn load_manifest(ops: &dyn ksan_meta::ReadOps, uid: &[u8; 16]) -> S3Result<Vec<(u64, ManifestEntry)>> {
-    let prefix = keys::manifest_prefix(uid);
-    let end = ksan_meta::prefix_end(&prefix);
-    ops.range(&prefix, &end, usize::MAX, false)
-        .map_err(meta_err)?
-        .into_iter()
-        .map(|(k, v)| {
-            let off = k
-                .get(prefix.len()..)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(u64::from_be_bytes)
-                .ok_or_else(|| S3Error::internal("bad manifest key"))?;
-            Ok((off, decode(&v)?))
-        })
-        .collect()
-}
-
-/// Make the latest row agree with the newest version row.
-pub(crate) fn refresh_latest(txn: &mut dyn WriteOps, bucket: &str, key: &str) -> S3Result<()> {
-    let newest = {
-        let prefix = keys::version_key_prefix(bucket, key);
-        let end = ksan_meta::prefix_end(&prefix);
-        txn.range(&prefix, &end, 1, false).map_err(meta_err)?.into_iter().next()
-    };
-    match newest {
-        Some((_, bytes)) if !decode::<ObjectVersion>(&bytes)?.delete_marker => {
-            txn.put(&keys::latest(bucket, key), &bytes).map_err(meta_err)
-        }
-        _ => txn.delete(&keys::latest(bucket, key)).map_err(meta_err),
-    }
-}
-
-/// Count one more reference to a blob. A new blob gets its first reference; an existing one
-/// must still be referenced (returns false if it is gone).
-pub(crate) fn add_blob_ref(txn: &mut dyn WriteOps, id: &[u8; 16], new: bool) -> S3Result<bool> {
-    let key = keys::blob_ref(id);
-    let count = match txn.get(&key).map_err(meta_err)? {
-        Some(b) => u64::from_be_bytes(<[u8; 8]>::try_from(b.as_slice()).map_err(S3Error::internal)?),
-        None if new => 0,
-        None => return Ok(false),
-    };
-    txn.put(&key, &(count + 1).to_be_bytes()).map_err(meta_err)?;
-    Ok(true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::engine;
+    use crate::testutil::{engine, engine_with_meta};
 
     fn body(parts: &[&'static [u8]]) -> BodyStream {
         let items: Vec<S3Result<Bytes>> = parts.iter().map(|p| Ok(Bytes::from_static(p))).collect();
@@ -788,10 +624,7 @@ mod tests {
                 owner: "o".into(),
                 ..NewObject::default()
             },
-            content_length: None,
-            content_md5: None,
-            checksum: None,
-            trailers: TrailerSlot::new(),
+            body: BodyChecks::default(),
             conditions: WriteConditions::default(),
         }
     }
@@ -820,32 +653,32 @@ mod tests {
         e.put_object(put_req("bkt", "big"), body(&[b"0123456789", b"0123456789", b"abc"]))
             .await
             .unwrap();
-        let h = e.lookup("bkt", "small", None).unwrap();
+        let h = e.lookup("bkt", "small", None).await.unwrap();
         assert_eq!(read_all(&e, &h).await, b"hello");
         assert_eq!(h.version.etag, "5d41402abc4b2a76b9719d911017c592");
-        let h = e.lookup("bkt", "big", None).unwrap();
+        let h = e.lookup("bkt", "big", None).await.unwrap();
         assert_eq!(read_all(&e, &h).await, b"01234567890123456789abc");
         assert!(matches!(h.version.data, DataLocation::Blob(_)));
         let mut s = e.read(&h, 5, 10).await.unwrap();
         assert_eq!(&s.next().await.unwrap().unwrap()[..], b"5678901234");
         e.put_object(put_req("bkt", "big"), body(&[b"new"])).await.unwrap();
-        let h2 = e.lookup("bkt", "big", None).unwrap();
+        let h2 = e.lookup("bkt", "big", None).await.unwrap();
         assert_eq!(read_all(&e, &h2).await, b"new");
         // the old blob is queued for collection
-        assert_eq!(e.pending_gc().unwrap(), 1);
+        assert_eq!(e.pending_gc().await.unwrap(), 1);
     }
 
     #[tokio::test]
     async fn digests_are_checked() {
         let (e, _d) = setup().await;
         let mut r = put_req("bkt", "k");
-        r.content_md5 = Some([0; 16]);
+        r.body.content_md5 = Some([0; 16]);
         assert_eq!(
             e.put_object(r, body(&[b"x"])).await.unwrap_err().code,
             ErrorCode::BadDigest
         );
         let mut r = put_req("bkt", "k");
-        r.checksum = Some(ChecksumRequest {
+        r.body.checksum = Some(ChecksumRequest {
             algorithm: ChecksumAlgorithm::Crc32,
             value: Some("AAAAAA==".into()),
         });
@@ -853,10 +686,10 @@ mod tests {
             e.put_object(r, body(&[b"x"])).await.unwrap_err().code,
             ErrorCode::BadDigest
         );
-        assert_eq!(e.lookup("bkt", "k", None).unwrap_err().code, ErrorCode::NoSuchKey);
+        assert_eq!(e.lookup("bkt", "k", None).await.unwrap_err().code, ErrorCode::NoSuchKey);
         let mut r = put_req("bkt", "k");
         // CRC32 of "123456789" is 0xCBF43926
-        r.checksum = Some(ChecksumRequest {
+        r.body.checksum = Some(ChecksumRequest {
             algorithm: ChecksumAlgorithm::Crc32,
             value: Some("y/Q5Jg==".into()),
         });
@@ -891,7 +724,7 @@ mod tests {
         e.put_object(put_req("bkt", "src"), body(&[b"0123456789abcdefghij"]))
             .await
             .unwrap();
-        let src = e.lookup("bkt", "src", None).unwrap();
+        let src = e.lookup("bkt", "src", None).await.unwrap();
         let obj = NewObject {
             owner: "o".into(),
             ..NewObject::default()
@@ -900,11 +733,11 @@ mod tests {
             .await
             .unwrap();
         e.delete_object("bkt", "src", None, ("o", "o")).await.unwrap();
-        assert_eq!(e.pending_gc().unwrap(), 0, "blob still referenced by the copy");
-        let dst = e.lookup("bkt", "dst", None).unwrap();
+        assert_eq!(e.pending_gc().await.unwrap(), 0, "blob still referenced by the copy");
+        let dst = e.lookup("bkt", "dst", None).await.unwrap();
         assert_eq!(read_all(&e, &dst).await, b"0123456789abcdefghij");
         e.delete_object("bkt", "dst", None, ("o", "o")).await.unwrap();
-        assert_eq!(e.pending_gc().unwrap(), 1);
+        assert_eq!(e.pending_gc().await.unwrap(), 1);
         // idempotent
         e.delete_object("bkt", "dst", None, ("o", "o")).await.unwrap();
         e.delete_bucket("bkt").await.unwrap();
@@ -918,6 +751,34 @@ mod tests {
             e.delete_bucket("bkt").await.unwrap_err().code,
             ErrorCode::BucketNotEmpty
         );
+    }
+
+    #[tokio::test]
+    async fn a_thousand_deletions_commit_once() {
+        let (e, meta, _d) = engine_with_meta();
+        let u = e.create_user("u", "AKU", "secretsecret", false).await.unwrap();
+        e.create_bucket(&u, "bkt", None).await.unwrap();
+        for i in 0..1000 {
+            e.put_object(put_req("bkt", &format!("k{i:04}")), body(&[b"x"]))
+                .await
+                .unwrap();
+        }
+        let targets: Vec<(String, Option<VersionId>)> = (0..1000).map(|i| (format!("k{i:04}"), None)).collect();
+        let before = meta.commit_count();
+        let out = e.delete_objects("bkt", targets, ("o", "o")).await.unwrap();
+        assert_eq!(meta.commit_count() - before, 1);
+        assert_eq!(out.len(), 1000);
+        let page = e
+            .list_objects(
+                "bkt",
+                &crate::list::ListQuery {
+                    max_keys: 1000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(page.objects.is_empty());
     }
 
     #[test]

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use ksan_types::{ErrorCode, S3Error, S3Result};
 use rand::Rng;
 
-use crate::records::{AccessKeyRecord, UserRecord, decode, encode};
-use crate::{Engine, keys, meta_err, now_ms};
+use ksan_meta::WriteOps;
+
+use crate::records::{AccessKeyRecord, UserRecord, decode};
+use crate::{Engine, keys, now_ms, store};
 
 /// Name of the root user.
 pub const ROOT_USER: &str = "root";
@@ -22,14 +24,17 @@ fn random_string(charset: &[u8], len: usize) -> String {
         .collect()
 }
 
+/// A new access key id (20 characters, `KS` and 18 of upper case and digits).
 pub fn generate_access_key() -> String {
     format!("KS{}", random_string(AK_CHARSET, 18))
 }
 
+/// A new secret key (40 random characters).
 pub fn generate_secret_key() -> String {
     random_string(SK_CHARSET, 40)
 }
 
+/// A user name may have 1 to 64 of letters, digits and `+=,.@_-`.
 pub fn valid_user_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
@@ -40,56 +45,61 @@ pub fn valid_user_name(name: &str) -> bool {
 
 impl Engine {
     /// The secret key of an access key, if it exists.
-    pub fn secret_for(&self, access_key: &str) -> S3Result<Option<String>> {
-        let snap = self.snapshot()?;
-        match snap.get(&keys::access_key(access_key)).map_err(meta_err)? {
-            Some(bytes) => Ok(Some(decode::<AccessKeyRecord>(&bytes)?.secret_key)),
-            None => Ok(None),
-        }
+    pub async fn secret_for(&self, access_key: &str) -> S3Result<Option<String>> {
+        let snap = self.snapshot().await?;
+        Ok(store::get::<AccessKeyRecord>(&*snap, &keys::access_key(access_key))
+            .await?
+            .map(|ak| ak.secret_key))
+    }
+
+    /// An access key's secret and its user, read together.
+    pub async fn credentials(&self, access_key: &str) -> S3Result<Option<(String, Arc<UserRecord>)>> {
+        let snap = self.snapshot().await?;
+        let Some(ak) = store::get::<AccessKeyRecord>(&*snap, &keys::access_key(access_key)).await? else {
+            return Ok(None);
+        };
+        let user = store::get::<UserRecord>(&*snap, &keys::user(&ak.user)).await?;
+        Ok(user.map(|u| (ak.secret_key, Arc::new(u))))
     }
 
     /// The user owning an access key.
-    pub fn user_for_key(&self, access_key: &str) -> S3Result<Option<Arc<UserRecord>>> {
-        let snap = self.snapshot()?;
-        let Some(bytes) = snap.get(&keys::access_key(access_key)).map_err(meta_err)? else {
-            return Ok(None);
-        };
-        let ak: AccessKeyRecord = decode(&bytes)?;
-        match snap.get(&keys::user(&ak.user)).map_err(meta_err)? {
-            Some(bytes) => Ok(Some(Arc::new(decode(&bytes)?))),
-            None => Ok(None),
-        }
+    pub async fn user_for_key(&self, access_key: &str) -> S3Result<Option<Arc<UserRecord>>> {
+        Ok(self.credentials(access_key).await?.map(|(_, u)| u))
     }
 
-    pub fn get_user(&self, name: &str) -> S3Result<Option<UserRecord>> {
-        let snap = self.snapshot()?;
-        match snap.get(&keys::user(name)).map_err(meta_err)? {
-            Some(bytes) => Ok(Some(decode(&bytes)?)),
-            None => Ok(None),
-        }
+    /// A user by name.
+    pub async fn get_user(&self, name: &str) -> S3Result<Option<UserRecord>> {
+        store::get(&*self.snapshot().await?, &keys::user(name)).await
     }
 
-    pub fn list_users(&self) -> S3Result<Vec<UserRecord>> {
-        let snap = self.snapshot()?;
-        let end = ksan_meta::prefix_end(keys::USER_PREFIX);
-        snap.range(keys::USER_PREFIX, &end, usize::MAX, false)
-            .map_err(meta_err)?
+    /// Every user, by name.
+    pub async fn list_users(&self) -> S3Result<Vec<UserRecord>> {
+        let snap = self.snapshot().await?;
+        store::scan(&*snap, keys::USER_PREFIX, usize::MAX)
+            .await?
             .iter()
             .map(|(_, v)| decode(v))
             .collect()
     }
 
+    /// The user an index row names.
+    async fn user_by_index(&self, index_key: &[u8]) -> S3Result<Option<UserRecord>> {
+        let snap = self.snapshot().await?;
+        let Some(name) = store::get_raw(&*snap, index_key).await? else {
+            return Ok(None);
+        };
+        let name = String::from_utf8(name).map_err(S3Error::internal)?;
+        store::get(&*snap, &keys::user(&name)).await
+    }
+
     /// Find a user by e-mail address (case-insensitive), for grants by e-mail.
-    pub fn user_by_email(&self, email: &str) -> S3Result<Option<UserRecord>> {
-        Ok(self
-            .list_users()?
-            .into_iter()
-            .find(|u| u.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email))))
+    pub async fn user_by_email(&self, email: &str) -> S3Result<Option<UserRecord>> {
+        self.user_by_index(&keys::user_by_email(email)).await
     }
 
     /// Find a user by canonical id (ACL grants name users that way).
-    pub fn user_by_canonical_id(&self, id: &str) -> S3Result<Option<UserRecord>> {
-        Ok(self.list_users()?.into_iter().find(|u| u.canonical_id == id))
+    pub async fn user_by_canonical_id(&self, id: &str) -> S3Result<Option<UserRecord>> {
+        self.user_by_index(&keys::user_by_canonical_id(id)).await
     }
 
     /// Create a user with one access key. Fails with InvalidArgument if the name or the access
@@ -138,23 +148,31 @@ impl Engine {
             secret_key: secret_key.to_owned(),
             user: name.to_owned(),
         };
-        let user_bytes = encode(&user)?;
-        let ak_bytes = encode(&ak)?;
-        let (name_owned, ak_owned) = (name.to_owned(), access_key.to_owned());
+        let (record, ak) = (Arc::new(user.clone()), Arc::new(ak));
         self.write(move |txn| {
-            if txn.get(&keys::user(&name_owned)).map_err(meta_err)?.is_some() {
-                return Err(S3Error::invalid_argument("User already exists", "name", name_owned));
-            }
-            if txn.get(&keys::access_key(&ak_owned)).map_err(meta_err)?.is_some() {
-                return Err(S3Error::invalid_argument(
-                    "Access key already exists",
-                    "access-key",
-                    ak_owned,
-                ));
-            }
-            txn.put(&keys::user(&name_owned), &user_bytes).map_err(meta_err)?;
-            txn.put(&keys::access_key(&ak_owned), &ak_bytes).map_err(meta_err)?;
-            Ok(())
+            let (user, ak) = (record.clone(), ak.clone());
+            Box::pin(async move {
+                if store::get_raw(&*txn, &keys::user(&user.name)).await?.is_some() {
+                    return Err(S3Error::invalid_argument(
+                        "User already exists",
+                        "name",
+                        user.name.clone(),
+                    ));
+                }
+                if store::get_raw(&*txn, &keys::access_key(&ak.access_key))
+                    .await?
+                    .is_some()
+                {
+                    return Err(S3Error::invalid_argument(
+                        "Access key already exists",
+                        "access-key",
+                        ak.access_key.clone(),
+                    ));
+                }
+                store::put(txn, &keys::user(&user.name), &*user)?;
+                store::put(txn, &keys::access_key(&ak.access_key), &*ak)?;
+                index_user(txn, &user).await
+            })
         })
         .await?;
         Ok(user)
@@ -164,18 +182,39 @@ impl Engine {
     pub async fn delete_user(&self, name: &str) -> S3Result<()> {
         let name = name.to_owned();
         self.write(move |txn| {
-            let Some(bytes) = txn.get(&keys::user(&name)).map_err(meta_err)? else {
-                return Err(S3Error::new(ErrorCode::InvalidArgument).msg("No such user"));
-            };
-            let user: UserRecord = decode(&bytes)?;
-            if user.root {
-                return Err(S3Error::new(ErrorCode::InvalidArgument).msg("The root user cannot be deleted"));
-            }
-            for ak in &user.access_keys {
-                txn.delete(&keys::access_key(ak)).map_err(meta_err)?;
-            }
-            txn.delete(&keys::user(&name)).map_err(meta_err)?;
-            Ok(())
+            let name = name.clone();
+            Box::pin(async move {
+                let Some(user) = store::get_for_update::<UserRecord>(txn, &keys::user(&name)).await? else {
+                    return Err(S3Error::new(ErrorCode::InvalidArgument).msg("No such user"));
+                };
+                if user.root {
+                    return Err(S3Error::new(ErrorCode::InvalidArgument).msg("The root user cannot be deleted"));
+                }
+                for ak in &user.access_keys {
+                    store::delete(txn, &keys::access_key(ak))?;
+                }
+                for index in index_keys(&user) {
+                    if store::get_raw(&*txn, &index).await?.as_deref() == Some(user.name.as_bytes()) {
+                        store::delete(txn, &index)?;
+                    }
+                }
+                store::delete(txn, &keys::user(&name))
+            })
+        })
+        .await
+    }
+
+    /// Write the index rows of users made before there were any. Runs at start.
+    pub async fn ensure_user_indexes(&self) -> S3Result<()> {
+        let users = Arc::new(self.list_users().await?);
+        self.write(move |txn| {
+            let users = users.clone();
+            Box::pin(async move {
+                for user in users.iter() {
+                    index_user(txn, user).await?;
+                }
+                Ok(())
+            })
         })
         .await
     }
@@ -184,11 +223,11 @@ impl Engine {
     /// current; without, existing root keys are kept, or new ones generated. Returns the root
     /// keys and whether they were generated now (to be printed once).
     pub async fn ensure_root(&self, keys_given: Option<(String, String)>) -> S3Result<(String, String, bool)> {
-        if let Some(root) = self.get_user(ROOT_USER)? {
+        if let Some(root) = self.get_user(ROOT_USER).await? {
             let current = root.access_keys.first().cloned().unwrap_or_default();
             match keys_given {
                 Some((ak, sk)) if ak == current => {
-                    if self.secret_for(&ak)?.as_deref() != Some(sk.as_str()) {
+                    if self.secret_for(&ak).await?.as_deref() != Some(sk.as_str()) {
                         self.replace_root_key(&root, &ak, &sk).await?;
                     }
                     return Ok((ak, sk, false));
@@ -198,7 +237,7 @@ impl Engine {
                     return Ok((ak, sk, false));
                 }
                 None => {
-                    let sk = self.secret_for(&current)?.unwrap_or_default();
+                    let sk = self.secret_for(&current).await?.unwrap_or_default();
                     return Ok((current, sk, false));
                 }
             }
@@ -214,33 +253,54 @@ impl Engine {
     async fn replace_root_key(&self, root: &UserRecord, ak: &str, sk: &str) -> S3Result<()> {
         let mut user = root.clone();
         let old_keys = std::mem::replace(&mut user.access_keys, vec![ak.to_owned()]);
-        let user_bytes = encode(&user)?;
-        let ak_bytes = encode(&AccessKeyRecord {
+        let record = Arc::new(AccessKeyRecord {
             access_key: ak.to_owned(),
             secret_key: sk.to_owned(),
             user: user.name.clone(),
-        })?;
-        let ak = ak.to_owned();
+        });
+        let (user, old_keys) = (Arc::new(user), Arc::new(old_keys));
         self.write(move |txn| {
-            if let Some(existing) = txn.get(&keys::access_key(&ak)).map_err(meta_err)? {
-                let existing: AccessKeyRecord = decode(&existing)?;
-                if existing.user != ROOT_USER {
+            let (user, record, old_keys) = (user.clone(), record.clone(), old_keys.clone());
+            Box::pin(async move {
+                let ak = &record.access_key;
+                if let Some(existing) = store::get_for_update::<AccessKeyRecord>(txn, &keys::access_key(ak)).await?
+                    && existing.user != ROOT_USER
+                {
                     return Err(S3Error::invalid_argument(
                         "Access key belongs to another user",
                         "access-key",
-                        ak,
+                        ak.clone(),
                     ));
                 }
-            }
-            for old in &old_keys {
-                txn.delete(&keys::access_key(old)).map_err(meta_err)?;
-            }
-            txn.put(&keys::access_key(&ak), &ak_bytes).map_err(meta_err)?;
-            txn.put(&keys::user(ROOT_USER), &user_bytes).map_err(meta_err)?;
-            Ok(())
+                for old in old_keys.iter() {
+                    store::delete(txn, &keys::access_key(old))?;
+                }
+                store::put(txn, &keys::access_key(ak), &*record)?;
+                store::put(txn, &keys::user(ROOT_USER), &*user)
+            })
         })
         .await
     }
+}
+
+/// The index rows that name a user: by canonical id, and by e-mail address if it has one.
+fn index_keys(user: &UserRecord) -> Vec<Vec<u8>> {
+    let mut out = vec![keys::user_by_canonical_id(&user.canonical_id)];
+    if let Some(email) = &user.email {
+        out.push(keys::user_by_email(email));
+    }
+    out
+}
+
+/// Write a user's index rows where they are missing (an e-mail address already taken keeps
+/// naming its first user, as grants by e-mail always resolved it).
+async fn index_user(txn: &mut dyn WriteOps, user: &UserRecord) -> S3Result<()> {
+    for index in index_keys(user) {
+        if store::get_raw(&*txn, &index).await?.is_none() {
+            store::put_raw(txn, &index, user.name.as_bytes())?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -259,21 +319,35 @@ mod tests {
             .await
             .unwrap();
         assert!(!g);
-        assert_eq!(e.secret_for("ROOTKEY").unwrap().as_deref(), Some("rootsecret"));
-        assert_eq!(e.secret_for(&ak).unwrap(), None);
-        assert!(e.user_for_key("ROOTKEY").unwrap().unwrap().root);
+        assert_eq!(e.secret_for("ROOTKEY").await.unwrap().as_deref(), Some("rootsecret"));
+        assert_eq!(e.secret_for(&ak).await.unwrap(), None);
+        assert!(e.user_for_key("ROOTKEY").await.unwrap().unwrap().root);
     }
 
     #[tokio::test]
     async fn users_are_unique_and_deletable() {
         let (e, _d) = engine();
-        e.create_user("alice", "AK1", "secretsecret", false).await.unwrap();
+        let alice = e
+            .create_user_with_email("alice", "AK1", "secretsecret", false, Some("Alice@Example.com".into()))
+            .await
+            .unwrap();
         assert!(e.create_user("alice", "AK2", "secretsecret", false).await.is_err());
         assert!(e.create_user("bob", "AK1", "secretsecret", false).await.is_err());
-        assert_eq!(e.list_users().unwrap().len(), 1);
+        assert_eq!(e.list_users().await.unwrap().len(), 1);
+        // found through the index rows, the e-mail address without regard to case
+        assert_eq!(
+            e.user_by_email("alice@example.COM").await.unwrap().unwrap().name,
+            "alice"
+        );
+        assert_eq!(
+            e.user_by_canonical_id(&alice.canonical_id).await.unwrap().unwrap().name,
+            "alice"
+        );
         e.delete_user("alice").await.unwrap();
-        assert_eq!(e.secret_for("AK1").unwrap(), None);
+        assert_eq!(e.secret_for("AK1").await.unwrap(), None);
+        assert!(e.user_by_email("alice@example.com").await.unwrap().is_none());
+        assert!(e.user_by_canonical_id(&alice.canonical_id).await.unwrap().is_none());
         // a failed job left nothing behind
-        assert!(e.get_user("bob").unwrap().is_none());
+        assert!(e.get_user("bob").await.unwrap().is_none());
     }
 }

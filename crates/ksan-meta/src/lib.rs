@@ -4,28 +4,59 @@
 //! Backends: [`RedbKv`] (embedded, durable, the default) and [`MemKv`] (in memory, for tests of
 //! upper layers). Both pass the same test suite.
 //!
-//! Writes go through a group committer: concurrent [`write`] calls are run one after another
-//! inside one backend transaction and made durable by one commit (one fsync for redb), then
-//! all of them are answered. Each job runs over its own overlay, so a job that fails leaves
-//! nothing behind while the rest of its batch commits.
+//! The contract, written for a network database as much as for the embedded one:
+//! - Reads are asynchronous ([`ReadOps`] returns futures), so a backend that talks to a server
+//!   serves them without blocking the caller's thread; the embedded backends answer them
+//!   at once (their futures are ready when returned).
+//! - A write is a *job*: a function from a transaction to a future of its result, run by
+//!   [`write`]. A job may run more than once: a backend that detects a conflict with a
+//!   concurrent transaction (a serialization failure) reports [`MetaError::Conflict`] and
+//!   `write` runs the job again on a fresh transaction, up to [`MAX_ATTEMPTS`] times. So a job
+//!   is `Fn`, takes what it needs afresh on each run and has no effects outside the
+//!   transaction. It reads rows it will change with [`WriteOps::get_for_update`].
+//! - A job that fails leaves nothing; `write` resolves only once the commit carrying a job's
+//!   writes is durable.
+//!
+//! The embedded backends run jobs through a group committer: concurrent jobs run one after
+//! another inside one backend transaction made durable by one commit (one fsync for redb).
+//! Each job runs over its own overlay, so a job that fails leaves nothing behind while the rest
+//! of its batch commits.
+
+#![warn(missing_docs)]
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::ops::Bound;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
+
+use futures_util::FutureExt;
 
 mod redb_kv;
 pub use redb_kv::RedbKv;
 
+/// Why a metadata operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
+    /// The backend reported an error.
     #[error("metadata backend: {0}")]
     Backend(String),
+    /// The store was shut down.
     #[error("metadata store is closed")]
     Closed,
+    /// A job panicked; its writes were discarded.
     #[error("metadata job panicked")]
     Panicked,
+    /// The transaction conflicted with a concurrent one and may succeed if run again
+    /// ([`write`] does so).
+    #[error("transaction conflicted with a concurrent one")]
+    Conflict,
+    /// A job waited for something other than the store's own reads.
+    #[error("metadata job did not complete")]
+    Stalled,
+    /// A file-system error.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -33,64 +64,120 @@ pub enum MetaError {
 /// Key-value pairs returned by a range read.
 pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
-pub trait ReadOps {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError>;
+/// A boxed, sendable future: what the read calls of [`ReadOps`] and write jobs return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Reads, in a snapshot or in a write transaction.
+pub trait ReadOps: Send + Sync {
+    /// The value stored under `key`.
+    fn get<'a>(&'a self, key: &'a [u8]) -> BoxFuture<'a, Result<Option<Vec<u8>>, MetaError>>;
     /// Entries with start <= key < end, ascending (descending when `rev`), at most `limit`.
-    fn range(&self, start: &[u8], end: &[u8], limit: usize, rev: bool) -> Result<Entries, MetaError>;
+    fn range<'a>(
+        &'a self,
+        start: &'a [u8],
+        end: &'a [u8],
+        limit: usize,
+        rev: bool,
+    ) -> BoxFuture<'a, Result<Entries, MetaError>>;
 }
 
+/// A write transaction: reads see the transaction's own writes.
 pub trait WriteOps: ReadOps {
+    /// Read a row the transaction means to change. A network backend locks it (`SELECT ... FOR
+    /// UPDATE`) so that a concurrent writer waits instead of both committing; the embedded
+    /// backends, whose writers are serial already, read it as `get` does.
+    fn get_for_update<'a>(&'a self, key: &'a [u8]) -> BoxFuture<'a, Result<Option<Vec<u8>>, MetaError>> {
+        self.get(key)
+    }
+    /// Store `value` under `key`.
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), MetaError>;
+    /// Remove `key` (a missing key is fine).
     fn delete(&mut self, key: &[u8]) -> Result<(), MetaError>;
 }
 
-pub type Snapshot = Box<dyn ReadOps + Send + Sync>;
+/// A consistent read snapshot.
+pub type Snapshot = Box<dyn ReadOps>;
 
 /// What a job reports back to the committer: keep its writes or not, and a callback that gets
 /// the outcome of the commit.
 pub struct JobOutcome {
+    /// Apply the job's writes (false: it failed, drop them).
     pub keep: bool,
+    /// Told whether the commit carrying the job's writes succeeded.
     pub on_commit: CommitCallback,
 }
 
-/// A unit of work run by the committer.
-pub type WriteJob = Box<dyn FnOnce(&mut dyn WriteOps) -> JobOutcome + Send>;
+/// One run of a job, as a backend receives it.
+pub type WriteJob = Box<dyn for<'a> FnOnce(&'a mut dyn WriteOps) -> BoxFuture<'a, JobOutcome> + Send>;
 
+/// Told the outcome of the commit that carried a job.
+pub type CommitCallback = Box<dyn FnOnce(Result<(), MetaError>) + Send>;
+
+/// The metadata store.
 #[async_trait::async_trait]
 pub trait MetaKv: Send + Sync + 'static {
     /// A consistent read snapshot (does not block writers).
-    fn read(&self) -> Result<Snapshot, MetaError>;
-    /// Queue a job for the group committer.
+    async fn read(&self) -> Result<Snapshot, MetaError>;
+    /// Run one attempt of a job in a transaction; its callback tells the outcome.
     async fn submit(&self, job: WriteJob) -> Result<(), MetaError>;
 }
 
-/// Run `f` in a write transaction; resolves once the commit containing its writes is durable.
-/// If `f` fails, none of its writes persist.
+/// How many times [`write`] runs a job whose transaction conflicts before giving up.
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// What one run of a job came to.
+enum Attempt<T, E> {
+    Done(T),
+    Failed(E),
+    Meta(MetaError),
+}
+
+/// Run the job `f` in a write transaction; resolves once the commit containing its writes is
+/// durable. If `f` fails, none of its writes persist. On a conflict `f` runs again (see the
+/// crate documentation).
 pub async fn write<T, E, F>(kv: &dyn MetaKv, f: F) -> Result<T, E>
 where
-    F: FnOnce(&mut dyn WriteOps) -> Result<T, E> + Send + 'static,
+    F: for<'a> Fn(&'a mut dyn WriteOps) -> BoxFuture<'a, Result<T, E>> + Send + Sync + 'static,
     T: Send + 'static,
     E: From<MetaError> + Send + 'static,
 {
-    let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, E>>();
-    let job: WriteJob = Box::new(move |ops| match f(ops) {
-        Ok(value) => JobOutcome {
-            keep: true,
-            on_commit: Box::new(move |committed| {
-                let _ = tx.send(committed.map(|()| value).map_err(E::from));
-            }),
-        },
-        Err(e) => JobOutcome {
-            keep: false,
-            on_commit: Box::new(move |_| {
-                let _ = tx.send(Err(e));
-            }),
-        },
-    });
-    kv.submit(job).await.map_err(E::from)?;
-    match rx.await {
-        Ok(result) => result,
-        Err(_) => Err(E::from(MetaError::Closed)),
+    let f = Arc::new(f);
+    let mut attempt = 1;
+    loop {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Attempt<T, E>>();
+        let run = f.clone();
+        let job: WriteJob = Box::new(move |ops| {
+            Box::pin(async move {
+                match run(ops).await {
+                    Ok(value) => JobOutcome {
+                        keep: true,
+                        on_commit: Box::new(move |committed| {
+                            let _ = tx.send(match committed {
+                                Ok(()) => Attempt::Done(value),
+                                Err(e) => Attempt::Meta(e),
+                            });
+                        }),
+                    },
+                    Err(e) => JobOutcome {
+                        keep: false,
+                        on_commit: Box::new(move |_| {
+                            let _ = tx.send(Attempt::Failed(e));
+                        }),
+                    },
+                }
+            })
+        });
+        kv.submit(job).await.map_err(E::from)?;
+        match rx.await {
+            Ok(Attempt::Done(value)) => return Ok(value),
+            Ok(Attempt::Failed(e)) => return Err(e),
+            Ok(Attempt::Meta(MetaError::Conflict)) if attempt < MAX_ATTEMPTS => {
+                tracing::debug!(attempt, "metadata transaction conflicted; running the job again");
+                attempt += 1;
+            }
+            Ok(Attempt::Meta(e)) => return Err(E::from(e)),
+            Err(_) => return Err(E::from(MetaError::Closed)),
+        }
     }
 }
 
@@ -108,24 +195,37 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     vec![0xFF; 64]
 }
 
+/// The transaction of an embedded backend, whose operations complete at once.
+pub(crate) trait SyncOps: Send + Sync {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError>;
+    fn range(&self, start: &[u8], end: &[u8], limit: usize, rev: bool) -> Result<Entries, MetaError>;
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), MetaError>;
+    fn delete(&mut self, key: &[u8]) -> Result<(), MetaError>;
+}
+
+/// A ready future: how the embedded backends answer reads.
+pub(crate) fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
+    Box::pin(std::future::ready(value))
+}
+
 /// Writes of one job, in front of the batch's transaction.
 type Overlay = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
 /// A job's view: its own overlay over the transaction state.
 struct OverlayOps<'a> {
-    base: &'a mut dyn WriteOps,
+    base: &'a mut dyn SyncOps,
     overlay: Overlay,
 }
 
-impl ReadOps for OverlayOps<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
+impl OverlayOps<'_> {
+    fn get_now(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
         match self.overlay.get(key) {
             Some(v) => Ok(v.clone()),
             None => self.base.get(key),
         }
     }
 
-    fn range(&self, start: &[u8], end: &[u8], limit: usize, rev: bool) -> Result<Entries, MetaError> {
+    fn range_now(&self, start: &[u8], end: &[u8], limit: usize, rev: bool) -> Result<Entries, MetaError> {
         if start >= end || limit == 0 {
             return Ok(Vec::new());
         }
@@ -173,6 +273,22 @@ impl ReadOps for OverlayOps<'_> {
     }
 }
 
+impl ReadOps for OverlayOps<'_> {
+    fn get<'a>(&'a self, key: &'a [u8]) -> BoxFuture<'a, Result<Option<Vec<u8>>, MetaError>> {
+        ready(self.get_now(key))
+    }
+
+    fn range<'a>(
+        &'a self,
+        start: &'a [u8],
+        end: &'a [u8],
+        limit: usize,
+        rev: bool,
+    ) -> BoxFuture<'a, Result<Entries, MetaError>> {
+        ready(self.range_now(start, end, limit, rev))
+    }
+}
+
 impl WriteOps for OverlayOps<'_> {
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), MetaError> {
         self.overlay.insert(key.to_vec(), Some(value.to_vec()));
@@ -184,16 +300,16 @@ impl WriteOps for OverlayOps<'_> {
     }
 }
 
-/// Run one job over its own overlay; apply the overlay if the job keeps its writes.
-/// A panicking job counts as a failed one.
-fn run_job(base: &mut dyn WriteOps, job: WriteJob) -> CommitCallback {
+/// Run one job over its own overlay; apply the overlay if the job keeps its writes. A job
+/// that panics, or that waits on anything but its (immediate) reads, counts as a failed one.
+fn run_job(base: &mut dyn SyncOps, job: WriteJob) -> CommitCallback {
     let mut ops = OverlayOps {
         base,
         overlay: Overlay::new(),
     };
-    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut ops)));
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut ops).now_or_never()));
     match outcome {
-        Ok(JobOutcome { keep, on_commit }) => {
+        Ok(Some(JobOutcome { keep, on_commit })) => {
             if keep {
                 let OverlayOps { base, overlay } = ops;
                 for (k, v) in overlay {
@@ -211,6 +327,10 @@ fn run_job(base: &mut dyn WriteOps, job: WriteJob) -> CommitCallback {
                 Box::new(move |_| on_commit(Ok(())))
             }
         }
+        Ok(None) => {
+            tracing::error!("a metadata job did not complete at once; its writes are discarded");
+            Box::new(|_| {})
+        }
         Err(_) => {
             tracing::error!("a metadata job panicked; its writes are discarded");
             Box::new(|_| {})
@@ -222,11 +342,26 @@ fn run_job(base: &mut dyn WriteOps, job: WriteJob) -> CommitCallback {
 #[derive(Default)]
 pub struct MemKv {
     data: Arc<Mutex<BTreeMap<Vec<u8>, Vec<u8>>>>,
+    /// Commits still to be failed with [`MetaError::Conflict`] (tests of retries).
+    conflicts: AtomicU32,
+    commits: AtomicU64,
 }
 
 impl MemKv {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Make the next `n` commits fail with [`MetaError::Conflict`], as a network backend's do
+    /// when a concurrent transaction got there first.
+    pub fn inject_conflicts(&self, n: u32) {
+        self.conflicts.store(n, Ordering::SeqCst);
+    }
+
+    /// Commits made so far (each carrying one job).
+    pub fn commit_count(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 }
 
@@ -246,26 +381,29 @@ fn map_range(map: &BTreeMap<Vec<u8>, Vec<u8>>, start: &[u8], end: &[u8], limit: 
 }
 
 impl ReadOps for MemSnapshot {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
-        Ok(self.0.get(key).cloned())
+    fn get<'a>(&'a self, key: &'a [u8]) -> BoxFuture<'a, Result<Option<Vec<u8>>, MetaError>> {
+        ready(Ok(self.0.get(key).cloned()))
     }
-    fn range(&self, start: &[u8], end: &[u8], limit: usize, rev: bool) -> Result<Entries, MetaError> {
-        Ok(map_range(&self.0, start, end, limit, rev))
+    fn range<'a>(
+        &'a self,
+        start: &'a [u8],
+        end: &'a [u8],
+        limit: usize,
+        rev: bool,
+    ) -> BoxFuture<'a, Result<Entries, MetaError>> {
+        ready(Ok(map_range(&self.0, start, end, limit, rev)))
     }
 }
 
 struct MemTxn<'a>(&'a mut BTreeMap<Vec<u8>, Vec<u8>>);
 
-impl ReadOps for MemTxn<'_> {
+impl SyncOps for MemTxn<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
         Ok(self.0.get(key).cloned())
     }
     fn range(&self, start: &[u8], end: &[u8], limit: usize, rev: bool) -> Result<Entries, MetaError> {
         Ok(map_range(self.0, start, end, limit, rev))
     }
-}
-
-impl WriteOps for MemTxn<'_> {
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), MetaError> {
         self.0.insert(key.to_vec(), value.to_vec());
         Ok(())
@@ -278,17 +416,28 @@ impl WriteOps for MemTxn<'_> {
 
 #[async_trait::async_trait]
 impl MetaKv for MemKv {
-    fn read(&self) -> Result<Snapshot, MetaError> {
+    async fn read(&self) -> Result<Snapshot, MetaError> {
         let map = self.data.lock().map_err(|_| MetaError::Backend("poisoned".into()))?;
         Ok(Box::new(MemSnapshot(map.clone())))
     }
 
     async fn submit(&self, job: WriteJob) -> Result<(), MetaError> {
+        let conflict = self
+            .conflicts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
         let done = {
             let mut map = self.data.lock().map_err(|_| MetaError::Backend("poisoned".into()))?;
-            run_job(&mut MemTxn(&mut map), job)
+            if conflict {
+                // The job runs, but against a copy that is thrown away.
+                let mut scratch = map.clone();
+                run_job(&mut MemTxn(&mut scratch), job)
+            } else {
+                run_job(&mut MemTxn(&mut map), job)
+            }
         };
-        done(Ok(()));
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        done(if conflict { Err(MetaError::Conflict) } else { Ok(()) });
         Ok(())
     }
 }
@@ -327,9 +476,6 @@ pub(crate) trait BatchBackend {
     /// Run the jobs in one transaction and commit it: the jobs' callbacks and the commit result.
     fn run_batch(&self, jobs: Vec<WriteJob>) -> (Vec<CommitCallback>, Result<(), MetaError>);
 }
-
-/// Told the outcome of the commit that carried a job.
-pub type CommitCallback = Box<dyn FnOnce(Result<(), MetaError>) + Send>;
 
 #[cfg(test)]
 mod tests;

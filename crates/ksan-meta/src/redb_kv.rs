@@ -7,7 +7,10 @@ use std::sync::{Arc, mpsc};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::{BatchBackend, Entries, MetaError, MetaKv, ReadOps, Snapshot, WriteJob, WriteOps, committer_loop, run_job};
+use crate::{
+    BatchBackend, BoxFuture, Entries, MetaError, MetaKv, ReadOps, Snapshot, SyncOps, WriteJob, committer_loop, ready,
+    run_job,
+};
 
 const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
 /// redb's page cache (its default is 1 GiB); hot metadata fits, the OS page cache does the rest.
@@ -19,6 +22,7 @@ fn backend<E: std::fmt::Display>(e: E) -> MetaError {
     MetaError::Backend(e.to_string())
 }
 
+/// The embedded backend: one redb file, one committer thread.
 pub struct RedbKv {
     db: Arc<Database>,
     jobs: mpsc::Sender<WriteJob>,
@@ -115,16 +119,13 @@ fn collect_range<T: ReadableTable<&'static [u8], &'static [u8]>>(
     Ok(out)
 }
 
-impl ReadOps for TableOps<'_, '_> {
+impl SyncOps for TableOps<'_, '_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
         Ok(self.table.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
     }
     fn range(&self, start: &[u8], end: &[u8], limit: usize, rev: bool) -> Result<Entries, MetaError> {
         collect_range(&*self.table, start, end, limit, rev)
     }
-}
-
-impl WriteOps for TableOps<'_, '_> {
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), MetaError> {
         self.table.insert(key, value).map_err(backend)?;
         Ok(())
@@ -139,18 +140,30 @@ struct RedbSnapshot {
     table: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
 }
 
+/// Reads run inline: redb answers from its page cache or the OS's, without a network hop.
 impl ReadOps for RedbSnapshot {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
-        Ok(self.table.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
+    fn get<'a>(&'a self, key: &'a [u8]) -> BoxFuture<'a, Result<Option<Vec<u8>>, MetaError>> {
+        let value = self
+            .table
+            .get(key)
+            .map_err(backend)
+            .map(|v| v.map(|v| v.value().to_vec()));
+        ready(value)
     }
-    fn range(&self, start: &[u8], end: &[u8], limit: usize, rev: bool) -> Result<Entries, MetaError> {
-        collect_range(&self.table, start, end, limit, rev)
+    fn range<'a>(
+        &'a self,
+        start: &'a [u8],
+        end: &'a [u8],
+        limit: usize,
+        rev: bool,
+    ) -> BoxFuture<'a, Result<Entries, MetaError>> {
+        ready(collect_range(&self.table, start, end, limit, rev))
     }
 }
 
 #[async_trait::async_trait]
 impl MetaKv for RedbKv {
-    fn read(&self) -> Result<Snapshot, MetaError> {
+    async fn read(&self) -> Result<Snapshot, MetaError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let table = txn.open_table(TABLE).map_err(backend)?;
         Ok(Box::new(RedbSnapshot { table }))

@@ -9,10 +9,13 @@ fn v(s: &str) -> Vec<u8> {
 async fn put_all(kv: &dyn MetaKv, pairs: &[(&str, &str)]) {
     let pairs: Vec<(Vec<u8>, Vec<u8>)> = pairs.iter().map(|(k, x)| (v(k), v(x))).collect();
     write::<_, MetaError, _>(kv, move |t| {
-        for (k, x) in &pairs {
-            t.put(k, x)?;
-        }
-        Ok(())
+        let pairs = pairs.clone();
+        Box::pin(async move {
+            for (k, x) in &pairs {
+                t.put(k, x)?;
+            }
+            Ok(())
+        })
     })
     .await
     .unwrap();
@@ -20,26 +23,28 @@ async fn put_all(kv: &dyn MetaKv, pairs: &[(&str, &str)]) {
 
 async fn suite(kv: &dyn MetaKv) {
     put_all(kv, &[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")]).await;
-    let s = kv.read().unwrap();
-    assert_eq!(s.get(b"b").unwrap(), Some(v("2")));
-    assert_eq!(s.get(b"x").unwrap(), None);
+    let s = kv.read().await.unwrap();
+    assert_eq!(s.get(b"b").await.unwrap(), Some(v("2")));
+    assert_eq!(s.get(b"x").await.unwrap(), None);
     let keys = |e: Entries| {
         e.into_iter()
             .map(|(k, _)| String::from_utf8(k).unwrap())
             .collect::<Vec<_>>()
     };
-    assert_eq!(keys(s.range(b"a", b"d", 10, false).unwrap()), ["a", "b", "c"]);
-    assert_eq!(keys(s.range(b"a", b"e", 2, true).unwrap()), ["d", "c"]);
-    assert_eq!(keys(s.range(b"b", b"b", 2, false).unwrap()), Vec::<String>::new());
+    assert_eq!(keys(s.range(b"a", b"d", 10, false).await.unwrap()), ["a", "b", "c"]);
+    assert_eq!(keys(s.range(b"a", b"e", 2, true).await.unwrap()), ["d", "c"]);
+    assert_eq!(keys(s.range(b"b", b"b", 2, false).await.unwrap()), Vec::<String>::new());
 
     // inside a job: own writes visible, deletes hidden, merged ranges both ways
     let seen = write::<_, MetaError, _>(kv, |t| {
-        t.put(b"bb", b"x")?;
-        t.delete(b"c")?;
-        t.put(b"a", b"9")?;
-        let fwd = t.range(b"a", b"z", 10, false)?;
-        let back = t.range(b"a", b"z", 3, true)?;
-        Ok((fwd, back, t.get(b"c")?, t.get(b"a")?))
+        Box::pin(async move {
+            t.put(b"bb", b"x")?;
+            t.delete(b"c")?;
+            t.put(b"a", b"9")?;
+            let fwd = t.range(b"a", b"z", 10, false).await?;
+            let back = t.range(b"a", b"z", 3, true).await?;
+            Ok((fwd, back, t.get(b"c").await?, t.get_for_update(b"a").await?))
+        })
     })
     .await
     .unwrap();
@@ -49,19 +54,63 @@ async fn suite(kv: &dyn MetaKv) {
     assert_eq!(seen.3, Some(v("9")));
 
     // the old snapshot does not see later writes
-    assert_eq!(s.get(b"c").unwrap(), Some(v("3")));
-    let s2 = kv.read().unwrap();
-    assert_eq!(s2.get(b"c").unwrap(), None);
-    assert_eq!(s2.get(b"bb").unwrap(), Some(v("x")));
+    assert_eq!(s.get(b"c").await.unwrap(), Some(v("3")));
+    let s2 = kv.read().await.unwrap();
+    assert_eq!(s2.get(b"c").await.unwrap(), None);
+    assert_eq!(s2.get(b"bb").await.unwrap(), Some(v("x")));
 
     // a failing job leaves nothing
     let r = write::<(), MetaError, _>(kv, |t| {
-        t.put(b"zz", b"no")?;
-        Err(MetaError::Backend("refused".into()))
+        Box::pin(async move {
+            t.put(b"zz", b"no")?;
+            Err(MetaError::Backend("refused".into()))
+        })
     })
     .await;
     assert!(r.is_err());
-    assert_eq!(kv.read().unwrap().get(b"zz").unwrap(), None);
+    assert_eq!(kv.read().await.unwrap().get(b"zz").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_conflicting_job_runs_again_on_fresh_state() {
+    let kv = MemKv::new();
+    put_all(&kv, &[("counter", "0")]).await;
+    let runs = Arc::new(AtomicU32::new(0));
+    kv.inject_conflicts(2);
+    let seen = runs.clone();
+    let value = write::<_, MetaError, _>(&kv, move |t| {
+        let runs = seen.clone();
+        Box::pin(async move {
+            runs.fetch_add(1, Ordering::SeqCst);
+            let n: u32 = String::from_utf8(t.get_for_update(b"counter").await?.unwrap_or_default())
+                .unwrap()
+                .parse()
+                .unwrap();
+            t.put(b"counter", (n + 1).to_string().as_bytes())?;
+            Ok(n + 1)
+        })
+    })
+    .await
+    .unwrap();
+    // Two conflicting runs whose writes were discarded, then one that committed.
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    assert_eq!(value, 1);
+    assert_eq!(kv.read().await.unwrap().get(b"counter").await.unwrap(), Some(v("1")));
+    // A store that keeps conflicting gives up after MAX_ATTEMPTS runs.
+    runs.store(0, Ordering::SeqCst);
+    kv.inject_conflicts(100);
+    let seen = runs.clone();
+    let r = write::<(), MetaError, _>(&kv, move |t| {
+        let runs = seen.clone();
+        Box::pin(async move {
+            runs.fetch_add(1, Ordering::SeqCst);
+            t.put(b"counter", b"x")
+        })
+    })
+    .await;
+    assert!(matches!(r, Err(MetaError::Conflict)));
+    assert_eq!(runs.load(Ordering::SeqCst), MAX_ATTEMPTS);
+    assert_eq!(kv.read().await.unwrap().get(b"counter").await.unwrap(), Some(v("1")));
 }
 
 #[tokio::test]
@@ -86,11 +135,13 @@ async fn concurrent_writes_share_commits_and_failures_stay_isolated() {
         let kv = kv.clone();
         tasks.push(tokio::spawn(async move {
             write::<_, MetaError, _>(&*kv, move |t| {
-                t.put(format!("k{i:04}").as_bytes(), b"v")?;
-                if i % 7 == 0 {
-                    return Err(MetaError::Backend("odd one out".into()));
-                }
-                Ok(())
+                Box::pin(async move {
+                    t.put(format!("k{i:04}").as_bytes(), b"v")?;
+                    if i % 7 == 0 {
+                        return Err(MetaError::Backend("odd one out".into()));
+                    }
+                    Ok(())
+                })
             })
             .await
         }));
@@ -101,10 +152,10 @@ async fn concurrent_writes_share_commits_and_failures_stay_isolated() {
     }
     let commits = kv.commit_count() - before;
     assert!(commits < 250, "500 writers took {commits} commits");
-    let snap = kv.read().unwrap();
-    let all = snap.range(b"k", b"l", 1000, false).unwrap();
+    let snap = kv.read().await.unwrap();
+    let all = snap.range(b"k", b"l", 1000, false).await.unwrap();
     assert_eq!(all.len(), 500 - 500usize.div_ceil(7));
-    assert_eq!(snap.get(b"k0007").unwrap(), None);
+    assert_eq!(snap.get(b"k0007").await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -127,7 +178,7 @@ async fn data_survives_reopen() {
         }
     }
     let kv = kv.unwrap();
-    assert_eq!(kv.read().unwrap().get(b"persist").unwrap(), Some(v("yes")));
+    assert_eq!(kv.read().await.unwrap().get(b"persist").await.unwrap(), Some(v("yes")));
 }
 
 #[test]

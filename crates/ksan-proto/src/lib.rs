@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod documents;
 pub mod error;
 pub mod query;
 pub mod router;

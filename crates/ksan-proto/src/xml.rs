@@ -127,6 +127,13 @@ impl Element {
     pub fn child_text(&self, name: &str) -> Option<&str> {
         self.child(name).map(|c| c.text.as_str())
     }
+    /// The value of the attribute whose local name (after any namespace prefix) is `local`.
+    pub fn attr_local(&self, local: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k.rsplit(':').next() == Some(local))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 fn malformed() -> S3Error {

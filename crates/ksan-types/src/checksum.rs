@@ -5,16 +5,23 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// A flexible checksum algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ChecksumAlgorithm {
+    /// CRC-32 (ISO-HDLC).
     Crc32,
+    /// CRC-32C (Castagnoli).
     Crc32c,
+    /// CRC-64/NVME.
     Crc64Nvme,
+    /// SHA-1.
     Sha1,
+    /// SHA-256.
     Sha256,
 }
 
 impl ChecksumAlgorithm {
+    /// Every algorithm.
     pub const ALL: [ChecksumAlgorithm; 5] = [
         ChecksumAlgorithm::Crc32,
         ChecksumAlgorithm::Crc32c,
@@ -66,6 +73,7 @@ impl ChecksumAlgorithm {
         }
     }
 
+    /// The algorithm of a `x-amz-checksum-*` header name.
     pub fn from_header_name(name: &str) -> Option<Self> {
         Self::ALL
             .into_iter()

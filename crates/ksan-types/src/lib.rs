@@ -4,6 +4,8 @@
 //! protocol layer decides how it looks on the wire. Keeping the code list here, below both,
 //! means neither layer has to translate the other's error enum.
 
+#![warn(missing_docs)]
+
 use std::borrow::Cow;
 use std::fmt;
 use std::pin::Pin;
@@ -12,19 +14,28 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use futures_util::Stream;
 
+mod action;
 mod checksum;
+mod object;
+pub use action::S3Action;
 pub use checksum::ChecksumAlgorithm;
+pub use object::{CannedAcl, ChecksumType, Directive, ObjectOwnership, Permission, StorageClass, VersionId};
 
 macro_rules! error_codes {
     ($($name:ident => $status:expr, $msg:expr;)*) => {
         /// S3 error codes with the HTTP status S3 answers them with.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum ErrorCode { $($name,)* }
+        pub enum ErrorCode { $(
+            #[doc = stringify!($name)]
+            $name,
+        )* }
 
         impl ErrorCode {
+            /// The code as it appears in `<Code>`.
             pub fn as_str(self) -> &'static str {
                 match self { $(ErrorCode::$name => stringify!($name),)* }
             }
+            /// The HTTP status S3 answers the code with.
             pub fn status(self) -> u16 {
                 match self { $(ErrorCode::$name => $status,)* }
             }
@@ -119,7 +130,9 @@ impl fmt::Display for ErrorCode {
 /// Small (the rare details are boxed) because it travels in every `Result` of the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Error {
+    /// The S3 error code.
     pub code: ErrorCode,
+    /// The `<Message>`.
     pub message: Cow<'static, str>,
     details: Option<Box<Details>>,
 }
@@ -135,6 +148,7 @@ struct Details {
 }
 
 impl S3Error {
+    /// An error with the code's default message.
     pub fn new(code: ErrorCode) -> Self {
         S3Error {
             code,
@@ -145,38 +159,48 @@ impl S3Error {
     fn details_mut(&mut self) -> &mut Details {
         self.details.get_or_insert_with(Box::default)
     }
+    /// Replace the message.
     pub fn msg(mut self, message: impl Into<Cow<'static, str>>) -> Self {
         self.message = message.into();
         self
     }
+    /// Name the bucket (`<BucketName>`).
     pub fn bucket(mut self, bucket: impl Into<String>) -> Self {
         self.details_mut().bucket = Some(bucket.into());
         self
     }
+    /// Name the key (`<Key>`).
     pub fn key(mut self, key: impl Into<String>) -> Self {
         self.details_mut().key = Some(key.into());
         self
     }
+    /// Add an element to the XML body, e.g. `ArgumentName`.
     pub fn with(mut self, element: &'static str, value: impl Into<String>) -> Self {
         self.details_mut().extra.push((element, value.into()));
         self
     }
+    /// Add a response header to the error response.
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.details_mut().headers.push((name, value.into()));
         self
     }
+    /// The bucket named, if any.
     pub fn bucket_name(&self) -> Option<&str> {
         self.details.as_ref()?.bucket.as_deref()
     }
+    /// The key named, if any.
     pub fn key_name(&self) -> Option<&str> {
         self.details.as_ref()?.key.as_deref()
     }
+    /// The extra XML elements, in order.
     pub fn extra(&self) -> &[(&'static str, String)] {
         self.details.as_ref().map_or(&[], |d| d.extra.as_slice())
     }
+    /// The response headers the error adds.
     pub fn headers(&self) -> &[(&'static str, String)] {
         self.details.as_ref().map_or(&[], |d| d.headers.as_slice())
     }
+    /// The HTTP status.
     pub fn status(&self) -> u16 {
         self.code.status()
     }
@@ -185,6 +209,7 @@ impl S3Error {
         tracing::error!(%cause, "internal error");
         S3Error::new(ErrorCode::InternalError)
     }
+    /// InvalidArgument with a message, ArgumentName and ArgumentValue.
     pub fn invalid_argument(
         message: impl Into<Cow<'static, str>>,
         name: &'static str,
@@ -211,6 +236,7 @@ impl fmt::Display for S3Error {
 
 impl std::error::Error for S3Error {}
 
+/// A result whose error is an S3 error.
 pub type S3Result<T> = Result<T, S3Error>;
 
 /// A request or object body as a stream of chunks. Errors are already S3 errors (a bad chunk
@@ -223,6 +249,7 @@ pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, S3Error>> + Send>>
 pub struct TrailerSlot(Arc<OnceLock<Vec<(String, String)>>>);
 
 impl TrailerSlot {
+    /// An empty slot.
     pub fn new() -> Self {
         Self::default()
     }
@@ -238,6 +265,7 @@ impl TrailerSlot {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+    /// Every trailer received, in order.
     pub fn all(&self) -> &[(String, String)] {
         self.0.get().map(|v| v.as_slice()).unwrap_or(&[])
     }

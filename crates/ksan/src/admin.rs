@@ -54,9 +54,11 @@ pub struct UserInfo {
 }
 
 struct Secrets<'a>(&'a Engine);
+
+#[async_trait::async_trait]
 impl SecretLookup for Secrets<'_> {
-    fn secret(&self, ak: &str) -> Option<String> {
-        self.0.secret_for(ak).ok().flatten()
+    async fn secret(&self, ak: &str) -> Result<Option<String>, S3Error> {
+        self.0.secret_for(ak).await
     }
 }
 
@@ -104,12 +106,14 @@ impl Admin {
         match (req.method(), req.uri().path()) {
             (&Method::GET, "/health") => return text(StatusCode::OK, "ok\n"),
             (&Method::GET, "/ready") => {
-                return match self.engine.list_users() {
+                return match self.engine.list_users().await {
                     Ok(_) => text(StatusCode::OK, "ready\n"),
                     Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
                 };
             }
-            (&Method::GET, "/metrics") => return text(StatusCode::OK, self.metrics.render()),
+            (&Method::GET, "/metrics") => {
+                return text(StatusCode::OK, self.metrics.render(&self.engine.worker_status()));
+            }
             _ => {}
         }
         if !req.uri().path().starts_with("/admin/v1/") {
@@ -119,12 +123,12 @@ impl Admin {
         let Some(body) = crate::server::collect_small(body, 64 * 1024).await else {
             return text(StatusCode::BAD_REQUEST, "body too large or broken\n");
         };
-        if let Err(e) = self.authenticate_root(&parts, &body) {
+        if let Err(e) = self.authenticate_root(&parts, &body).await {
             return s3_error(&e);
         }
         let path = parts.uri.path().trim_end_matches('/');
         match (&parts.method, path) {
-            (&Method::GET, "/admin/v1/users") => match self.engine.list_users() {
+            (&Method::GET, "/admin/v1/users") => match self.engine.list_users().await {
                 Ok(users) => json(StatusCode::OK, &users.into_iter().map(info).collect::<Vec<_>>()),
                 Err(e) => s3_error(&e),
             },
@@ -159,7 +163,7 @@ impl Admin {
     }
 
     /// Only SigV4-signed requests of the root user, with the body's hash signed.
-    fn authenticate_root(&self, parts: &http::request::Parts, body: &[u8]) -> Result<(), S3Error> {
+    async fn authenticate_root(&self, parts: &http::request::Parts, body: &[u8]) -> Result<(), S3Error> {
         let denied = || S3Error::new(ksan_types::ErrorCode::AccessDenied);
         let req = AuthRequest {
             method: &parts.method,
@@ -169,13 +173,13 @@ impl Admin {
             region: &self.region,
             v2_resource_prefix: None,
         };
-        let a = auth::authenticate(&req, &Secrets(&self.engine), &self.keys)?;
+        let a = auth::authenticate(&req, &Secrets(&self.engine), &self.keys).await?;
         let ak = a.access_key.ok_or_else(denied)?;
         match a.payload {
             PayloadCheck::Sha256(expected) if Sha256::digest(body).as_slice() == expected => {}
             _ => return Err(denied()),
         }
-        match self.engine.user_for_key(&ak)? {
+        match self.engine.user_for_key(&ak).await? {
             Some(u) if u.root => Ok(()),
             _ => Err(denied()),
         }

@@ -3,6 +3,11 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use ksan_engine::workers::WorkerStatus;
+
+/// A metric family of the workers: name, type, help, how to read its value.
+type Family = (&'static str, &'static str, &'static str, fn(&WorkerStatus) -> String);
+
 #[derive(Default)]
 pub struct Metrics {
     /// Responses by status class: 2xx, 3xx, 4xx, 5xx.
@@ -20,7 +25,8 @@ impl Metrics {
         self.by_class[i].fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn render(&self) -> String {
+    /// The metrics text: responses by class, and each background worker's status.
+    pub fn render(&self, workers: &[WorkerStatus]) -> String {
         let mut s = String::from(
             "# HELP ksan_s3_responses_total S3 responses by status class.\n# TYPE ksan_s3_responses_total counter\n",
         );
@@ -30,6 +36,41 @@ impl Metrics {
                 "ksan_s3_responses_total{{class=\"{class}\"}} {}",
                 self.by_class[i].load(Ordering::Relaxed)
             );
+        }
+        let families: [Family; 5] = [
+            (
+                "ksan_worker_passes_total",
+                "counter",
+                "Work passes a background worker ran.",
+                |w| w.passes.to_string(),
+            ),
+            (
+                "ksan_worker_items_total",
+                "counter",
+                "Items a background worker carried out.",
+                |w| w.items_done.to_string(),
+            ),
+            ("ksan_worker_errors_total", "counter", "Work passes that failed.", |w| {
+                w.errors.to_string()
+            }),
+            (
+                "ksan_worker_backlog",
+                "gauge",
+                "Work a background worker has waiting.",
+                |w| w.backlog.to_string(),
+            ),
+            (
+                "ksan_worker_last_run_seconds",
+                "gauge",
+                "When a background worker last ran (seconds since the epoch).",
+                |w| format!("{:.3}", w.last_run_ms as f64 / 1000.0),
+            ),
+        ];
+        for (name, kind, help, value) in families {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for w in workers {
+                let _ = writeln!(s, "{name}{{worker=\"{}\"}} {}", w.name, value(w));
+            }
         }
         s
     }

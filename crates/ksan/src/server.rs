@@ -39,7 +39,7 @@ pub enum ServerError {
     Listen(SocketAddr, std::io::Error),
     #[error("TLS: {0}")]
     Tls(String),
-    #[error("root user: {0}")]
+    #[error("starting the engine: {0}")]
     Root(S3Error),
 }
 
@@ -76,11 +76,13 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
             ..EngineConfig::default()
         },
     );
+    engine.migrate_bucket_configs().await.map_err(ServerError::Root)?;
+    engine.ensure_user_indexes().await.map_err(ServerError::Root)?;
     let (root_ak, root_sk, generated) = engine.ensure_root(root_keys).await.map_err(ServerError::Root)?;
-    engine.spawn_workers(
-        Duration::from_secs(config.gc_interval.max(1)),
-        Duration::from_secs(3600),
-    );
+    let gc_period = Duration::from_secs(config.gc_interval.max(1));
+    engine.spawn_worker(ksan_engine::workers::GcWorker, gc_period);
+    engine.spawn_worker(ksan_engine::workers::CompletedUploadsWorker, gc_period);
+    engine.spawn_worker(ksan_engine::workers::ScrubWorker, Duration::from_secs(3600));
 
     let api = Arc::new(S3Api::new(
         engine.clone(),

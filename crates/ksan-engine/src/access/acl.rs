@@ -2,50 +2,26 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
-pub enum Permission {
-    Read,
-    Write,
-    ReadAcp,
-    WriteAcp,
-    FullControl,
-}
+pub use ksan_types::{CannedAcl, ObjectOwnership, Permission};
 
-impl Permission {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Permission::Read => "READ",
-            Permission::Write => "WRITE",
-            Permission::ReadAcp => "READ_ACP",
-            Permission::WriteAcp => "WRITE_ACP",
-            Permission::FullControl => "FULL_CONTROL",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Permission> {
-        Some(match s {
-            "READ" => Permission::Read,
-            "WRITE" => Permission::Write,
-            "READ_ACP" => Permission::ReadAcp,
-            "WRITE_ACP" => Permission::WriteAcp,
-            "FULL_CONTROL" => Permission::FullControl,
-            _ => return None,
-        })
-    }
-    /// Does a grant of `self` give `wanted`?
-    fn covers(self, wanted: Permission) -> bool {
-        self == wanted || self == Permission::FullControl
-    }
+/// Does a grant of `granted` give `wanted`?
+fn covers(granted: Permission, wanted: Permission) -> bool {
+    granted == wanted || granted == Permission::FullControl
 }
 
 /// The predefined groups S3 ACLs can name.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 pub enum Group {
+    /// Everyone, anonymous callers included.
     AllUsers,
+    /// Every signed-in user.
     AuthenticatedUsers,
+    /// The log delivery service (ksan delivers no logs: such grants give nobody anything).
     LogDelivery,
 }
 
 impl Group {
+    /// The group's URI in ACL documents and grant headers.
     pub fn uri(self) -> &'static str {
         match self {
             Group::AllUsers => "http://acs.amazonaws.com/groups/global/AllUsers",
@@ -53,6 +29,7 @@ impl Group {
             Group::LogDelivery => "http://acs.amazonaws.com/groups/s3/LogDelivery",
         }
     }
+    /// The group a URI names.
     pub fn from_uri(uri: &str) -> Option<Group> {
         [Group::AllUsers, Group::AuthenticatedUsers, Group::LogDelivery]
             .into_iter()
@@ -64,17 +41,28 @@ impl Group {
 /// S3 does (GetAcl shows them as canonical users).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
 pub enum Grantee {
-    User { id: String, display_name: String },
+    /// A user, by canonical id.
+    User {
+        /// The canonical id.
+        id: String,
+        /// The display name shown in ACLs.
+        display_name: String,
+    },
+    /// A group.
     Group(Group),
 }
 
+/// One grant of an ACL.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
 pub struct Grant {
+    /// Who it is for.
     pub grantee: Grantee,
+    /// What it gives.
     pub permission: Permission,
 }
 
 impl Grant {
+    /// A grant to a user.
     pub fn user(id: &str, display_name: &str, permission: Permission) -> Grant {
         Grant {
             grantee: Grantee::User {
@@ -84,6 +72,7 @@ impl Grant {
             permission,
         }
     }
+    /// A grant to a group.
     pub fn group(group: Group, permission: Permission) -> Grant {
         Grant {
             grantee: Grantee::Group(group),
@@ -107,37 +96,16 @@ pub fn private(owner: Identity<'_>) -> Vec<Grant> {
     vec![Grant::user(owner.0, owner.1, Permission::FullControl)]
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CannedAcl {
-    Private,
-    PublicRead,
-    PublicReadWrite,
-    AuthenticatedRead,
-    AwsExecRead,
-    BucketOwnerRead,
-    BucketOwnerFullControl,
-    LogDeliveryWrite,
-}
-
-impl CannedAcl {
-    pub fn parse(s: &str) -> Option<CannedAcl> {
-        Some(match s {
-            "private" => CannedAcl::Private,
-            "public-read" => CannedAcl::PublicRead,
-            "public-read-write" => CannedAcl::PublicReadWrite,
-            "authenticated-read" => CannedAcl::AuthenticatedRead,
-            "aws-exec-read" => CannedAcl::AwsExecRead,
-            "bucket-owner-read" => CannedAcl::BucketOwnerRead,
-            "bucket-owner-full-control" => CannedAcl::BucketOwnerFullControl,
-            "log-delivery-write" => CannedAcl::LogDeliveryWrite,
-            _ => return None,
-        })
-    }
-
+/// The grants a canned ACL stands for.
+pub trait CannedGrants {
     /// The grants this canned ACL stands for on a resource owned by `owner` in a bucket owned by
     /// `bucket_owner` (the same for a bucket itself). Group grants come before the owner's, in
     /// the order Ceph RGW lists them (clients such as s3-tests index into the list).
-    pub fn grants(self, owner: Identity<'_>, bucket_owner: Identity<'_>) -> Vec<Grant> {
+    fn grants(self, owner: Identity<'_>, bucket_owner: Identity<'_>) -> Vec<Grant>;
+}
+
+impl CannedGrants for CannedAcl {
+    fn grants(self, owner: Identity<'_>, bucket_owner: Identity<'_>) -> Vec<Grant> {
         let mut grants = Vec::with_capacity(3);
         match self {
             CannedAcl::Private | CannedAcl::AwsExecRead => {}
@@ -171,7 +139,7 @@ impl CannedAcl {
 /// (IgnorePublicAcls), grants to AllUsers and AuthenticatedUsers count for nothing.
 pub fn allows(grants: &[Grant], caller: Option<&str>, wanted: Permission, ignore_public: bool) -> bool {
     grants.iter().any(|g| {
-        if !g.permission.covers(wanted) || (ignore_public && g.is_public()) {
+        if !covers(g.permission, wanted) || (ignore_public && g.is_public()) {
             return false;
         }
         match &g.grantee {
@@ -183,41 +151,16 @@ pub fn allows(grants: &[Grant], caller: Option<&str>, wanted: Permission, ignore
     })
 }
 
-/// Object Ownership, as set on a bucket.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub enum ObjectOwnership {
-    /// ACLs are disabled; the bucket owner owns every object.
-    BucketOwnerEnforced,
-    /// Objects written with `bucket-owner-full-control` belong to the bucket owner.
-    BucketOwnerPreferred,
-    /// The writer owns what it writes.
-    ObjectWriter,
-}
-
-impl ObjectOwnership {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ObjectOwnership::BucketOwnerEnforced => "BucketOwnerEnforced",
-            ObjectOwnership::BucketOwnerPreferred => "BucketOwnerPreferred",
-            ObjectOwnership::ObjectWriter => "ObjectWriter",
-        }
-    }
-    pub fn parse(s: &str) -> Option<ObjectOwnership> {
-        Some(match s {
-            "BucketOwnerEnforced" => ObjectOwnership::BucketOwnerEnforced,
-            "BucketOwnerPreferred" => ObjectOwnership::BucketOwnerPreferred,
-            "ObjectWriter" => ObjectOwnership::ObjectWriter,
-            _ => return None,
-        })
-    }
-}
-
 /// PutPublicAccessBlock's four switches.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PublicAccessBlock {
+    /// Refuse requests that would set a public ACL.
     pub block_public_acls: bool,
+    /// Public ACL grants count for nothing.
     pub ignore_public_acls: bool,
+    /// Refuse a public bucket policy.
     pub block_public_policy: bool,
+    /// With a public policy, only the owner gets in.
     pub restrict_public_buckets: bool,
 }
 
@@ -263,7 +206,7 @@ mod tests {
                 .iter()
                 .any(Grant::is_public)
         );
-        assert_eq!(CannedAcl::parse("nope"), None);
+        assert!(CannedAcl::parse("nope").is_err());
     }
 
     #[test]

@@ -3,14 +3,18 @@
 //! control"). Every ksan user is its own account, so "another account" means "another user".
 
 pub mod acl;
+pub mod config;
 pub mod policy;
 
-use crate::Principal;
-use crate::records::BucketRecord;
-use acl::{Grant, ObjectOwnership, Permission};
-use policy::{BucketPolicy, ConditionContext, PolicyDecision, PolicyPrincipal, PolicyRequest};
+use ksan_types::S3Action;
 
-/// What an operation needs from the ACLs, besides its policy action name.
+use crate::Principal;
+use crate::config::BucketState;
+use acl::{Grant, ObjectOwnership, Permission};
+use config::{BucketAcl, PolicyConfig, ownership, public_access_block};
+use policy::{ConditionContext, PolicyDecision, PolicyPrincipal, PolicyRequest};
+
+/// What an action needs from the ACLs, besides the bucket policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AclCheck {
     /// A permission on the bucket's ACL (listing, writing and deleting objects, the bucket ACL).
@@ -24,42 +28,66 @@ pub enum AclCheck {
     PolicyAdmin,
 }
 
-/// One S3 action as the access decision sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Action {
-    /// The policy language's name, e.g. `s3:GetObject`.
-    pub name: &'static str,
-    pub acl: AclCheck,
-}
-
-impl Action {
-    pub const fn new(name: &'static str, acl: AclCheck) -> Action {
-        Action { name, acl }
+/// What an action needs from the ACLs. Every action has one answer, so the router's choice of
+/// action decides the ACL check too.
+pub fn acl_check(action: S3Action) -> AclCheck {
+    use AclCheck::{Bucket, Object, OwnerOnly, PolicyAdmin};
+    use Permission::{Read, ReadAcp, Write, WriteAcp};
+    use S3Action as A;
+    match action {
+        A::ListBucket | A::ListBucketVersions | A::ListBucketMultipartUploads | A::ListMultipartUploadParts => {
+            Bucket(Read)
+        }
+        A::GetBucketAcl => Bucket(ReadAcp),
+        A::PutBucketAcl => Bucket(WriteAcp),
+        A::PutObject | A::DeleteObject | A::DeleteObjectVersion | A::AbortMultipartUpload => Bucket(Write),
+        A::GetBucketPolicy | A::PutBucketPolicy | A::DeleteBucketPolicy => PolicyAdmin,
+        A::GetObject
+        | A::GetObjectVersion
+        | A::GetObjectAttributes
+        | A::GetObjectVersionAttributes
+        | A::GetObjectTagging
+        | A::GetObjectVersionTagging => Object(Read),
+        A::GetObjectAcl | A::GetObjectVersionAcl => Object(ReadAcp),
+        // Tags are the object owner's to set (or whom a policy allows), like its ACL.
+        A::PutObjectAcl
+        | A::PutObjectVersionAcl
+        | A::PutObjectTagging
+        | A::PutObjectVersionTagging
+        | A::DeleteObjectTagging
+        | A::DeleteObjectVersionTagging => Object(WriteAcp),
+        _ => OwnerOnly,
     }
 }
 
 /// The object an object-level action acts on.
 #[derive(Debug, Clone, Copy)]
 pub struct ObjectFacts<'a> {
+    /// The object owner's canonical id.
     pub owner: &'a str,
+    /// The object owner's display name.
     pub owner_display_name: &'a str,
     /// None = the default private ACL.
     pub grants: Option<&'a [Grant]>,
 }
 
+/// Everything the decision looks at.
 pub struct AccessRequest<'a> {
+    /// Who asks.
     pub principal: &'a Principal,
-    pub bucket: &'a BucketRecord,
-    /// The bucket's parsed policy, if it has one.
-    pub policy: Option<&'a BucketPolicy>,
-    pub action: Action,
+    /// The bucket, with its ACL, ownership controls, public access block and policy.
+    pub bucket: &'a BucketState,
+    /// What is asked for.
+    pub action: S3Action,
     /// `arn:aws:s3:::bucket` or `arn:aws:s3:::bucket/key`.
     pub resource: &'a str,
-    /// For `AclCheck::Object`: the object, when it exists.
+    /// For object-level actions: the object, when it exists.
     pub object: Option<ObjectFacts<'a>>,
+    /// The request's condition keys (only those the bucket policy reads).
     pub context: &'a ConditionContext,
 }
 
+/// The principal as the policy language sees it.
 pub fn policy_principal(principal: &Principal) -> PolicyPrincipal {
     match principal.user() {
         None => PolicyPrincipal::Anonymous,
@@ -82,16 +110,17 @@ pub fn policy_principal(principal: &Principal) -> PolicyPrincipal {
 ///    ignored under IgnorePublicAcls. An object's owner can always read and write its ACL.
 pub fn decide(req: &AccessRequest<'_>) -> bool {
     let caller = req.principal.canonical_id();
-    let is_bucket_owner = caller == Some(req.bucket.owner.as_str());
-    if req.action.acl == AclCheck::PolicyAdmin {
+    let is_bucket_owner = caller == Some(req.bucket.owner());
+    let check = acl_check(req.action);
+    if check == AclCheck::PolicyAdmin {
         return is_bucket_owner;
     }
-    let block = req.bucket.public_access_block.unwrap_or_default();
-    if let Some(policy) = req.policy {
+    let block = public_access_block(req.bucket);
+    if let Some(policy) = req.bucket.get::<PolicyConfig>().and_then(PolicyConfig::policy) {
         let principal = policy_principal(req.principal);
         let decision = policy.evaluate(&PolicyRequest {
             principal: &principal,
-            action: req.action.name,
+            action: req.action,
             resource: req.resource,
             context: req.context,
         });
@@ -105,16 +134,16 @@ pub fn decide(req: &AccessRequest<'_>) -> bool {
             return true;
         }
     }
-    let enforced = req.bucket.ownership == Some(ObjectOwnership::BucketOwnerEnforced);
-    match req.action.acl {
+    let enforced = ownership(req.bucket) == Some(ObjectOwnership::BucketOwnerEnforced);
+    match check {
         AclCheck::PolicyAdmin | AclCheck::OwnerOnly => is_bucket_owner,
         AclCheck::Bucket(permission) => {
             is_bucket_owner
                 || (!enforced
-                    && match &req.bucket.acl {
-                        Some(grants) => acl::allows(grants, caller, permission, block.ignore_public_acls),
-                        None => false,
-                    })
+                    && req
+                        .bucket
+                        .get::<BucketAcl>()
+                        .is_some_and(|acl| acl::allows(&acl.0, caller, permission, block.ignore_public_acls)))
         }
         AclCheck::Object(permission) => {
             if enforced {
@@ -138,8 +167,10 @@ pub fn decide(req: &AccessRequest<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::UserRecord;
-    use acl::{CannedAcl, PublicAccessBlock};
+    use crate::access::config::OwnershipConfig;
+    use crate::records::{BucketRecord, UserRecord};
+    use acl::{CannedAcl, CannedGrants, PublicAccessBlock};
+    use policy::BucketPolicy;
     use std::sync::Arc;
 
     fn user(name: &str, id: &str) -> Principal {
@@ -154,33 +185,38 @@ mod tests {
         }))
     }
 
-    fn bucket() -> BucketRecord {
-        BucketRecord {
+    fn bucket() -> BucketState {
+        BucketState::new(BucketRecord {
             name: "bkt".into(),
             owner: "o1".into(),
             owner_display_name: "owner".into(),
             created_ms: 0,
             location: None,
             versioning: Default::default(),
-            acl: None,
-            ownership: None,
-            policy: None,
-            public_access_block: None,
+        })
+    }
+
+    fn with_policy(b: &BucketState, policy: Option<&BucketPolicy>) -> BucketState {
+        match policy {
+            Some(p) => b.clone().with(PolicyConfig {
+                text: String::new(),
+                parsed: Some(Arc::new(p.clone())),
+            }),
+            None => b.clone(),
         }
     }
 
     fn check(
         p: &Principal,
-        b: &BucketRecord,
+        b: &BucketState,
         policy: Option<&BucketPolicy>,
-        action: Action,
+        action: S3Action,
         obj: Option<ObjectFacts>,
     ) -> bool {
         let ctx = ConditionContext::new();
         decide(&AccessRequest {
             principal: p,
-            bucket: b,
-            policy,
+            bucket: &with_policy(b, policy),
             action,
             resource: "arn:aws:s3:::bkt/k",
             object: obj,
@@ -188,9 +224,9 @@ mod tests {
         })
     }
 
-    const LIST: Action = Action::new("s3:ListBucket", AclCheck::Bucket(Permission::Read));
-    const GET: Action = Action::new("s3:GetObject", AclCheck::Object(Permission::Read));
-    const PUT: Action = Action::new("s3:PutObject", AclCheck::Bucket(Permission::Write));
+    const LIST: S3Action = S3Action::ListBucket;
+    const GET: S3Action = S3Action::GetObject;
+    const PUT: S3Action = S3Action::PutObject;
 
     #[test]
     fn owner_acl_and_anonymous() {
@@ -201,9 +237,11 @@ mod tests {
         assert!(check(&owner, &b, None, LIST, None));
         assert!(!check(&other, &b, None, LIST, None));
         assert!(!check(&anon, &b, None, PUT, None));
-        b.acl = Some(CannedAcl::PublicReadWrite.grants(("o1", "owner"), ("o1", "owner")));
+        b = b.with(BucketAcl(
+            CannedAcl::PublicReadWrite.grants(("o1", "owner"), ("o1", "owner")),
+        ));
         assert!(check(&anon, &b, None, PUT, None));
-        b.public_access_block = Some(PublicAccessBlock {
+        b = b.with(PublicAccessBlock {
             ignore_public_acls: true,
             ..Default::default()
         });
@@ -215,8 +253,9 @@ mod tests {
     fn policy_deny_wins_and_the_owner_keeps_the_policy() {
         let owner = user("owner", "o1");
         let other = user("other", "x9");
-        let mut b = bucket();
-        b.acl = Some(CannedAcl::PublicReadWrite.grants(("o1", "owner"), ("o1", "owner")));
+        let b = bucket().with(BucketAcl(
+            CannedAcl::PublicReadWrite.grants(("o1", "owner"), ("o1", "owner")),
+        ));
         let deny = BucketPolicy::parse(
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::bkt","arn:aws:s3:::bkt/*"]}]}"#,
             "bkt",
@@ -224,7 +263,7 @@ mod tests {
         .unwrap();
         assert!(!check(&other, &b, Some(&deny), PUT, None), "deny beats the ACL grant");
         assert!(!check(&owner, &b, Some(&deny), LIST, None), "deny applies to the owner");
-        let admin = Action::new("s3:PutBucketPolicy", AclCheck::PolicyAdmin);
+        let admin = S3Action::PutBucketPolicy;
         assert!(
             check(&owner, &b, Some(&deny), admin, None),
             "the owner can always fix its policy"
@@ -243,7 +282,7 @@ mod tests {
         )
         .unwrap();
         assert!(check(&Principal::Anonymous, &b, Some(&public), LIST, None));
-        b.public_access_block = Some(PublicAccessBlock {
+        b = b.with(PublicAccessBlock {
             restrict_public_buckets: true,
             ..Default::default()
         });
@@ -256,7 +295,7 @@ mod tests {
     fn object_acls_and_enforced_ownership() {
         let owner = user("owner", "o1");
         let writer = user("w", "w2");
-        let mut b = bucket();
+        let b = bucket();
         let grants = CannedAcl::Private.grants(("w2", "w"), ("o1", "owner"));
         let obj = ObjectFacts {
             owner: "w2",
@@ -267,7 +306,7 @@ mod tests {
         assert!(!check(&owner, &b, None, GET, Some(obj)));
         assert!(check(&writer, &b, None, GET, Some(obj)));
         // ...unless the bucket enforces bucket-owner ownership (then ACLs are off).
-        b.ownership = Some(ObjectOwnership::BucketOwnerEnforced);
+        let b = b.with(OwnershipConfig(ObjectOwnership::BucketOwnerEnforced));
         assert!(check(&owner, &b, None, GET, Some(obj)));
         assert!(!check(&writer, &b, None, GET, Some(obj)));
     }

@@ -76,8 +76,12 @@ pub struct StreamingContext {
     pub trailer: bool,
 }
 
-pub trait SecretLookup {
-    fn secret(&self, access_key: &str) -> Option<String>;
+/// Where authentication finds secret keys.
+#[async_trait::async_trait]
+pub trait SecretLookup: Sync {
+    /// The secret key of an access key; None if there is no such key. An error (the store could
+    /// not be read) is the request's error, never "no such key".
+    async fn secret(&self, access_key: &str) -> Result<Option<String>, S3Error>;
 }
 
 /// Derived SigV4 signing keys, per (access key, secret, date, region). Deriving one costs four
@@ -121,8 +125,8 @@ impl SigningKeyCache {
     }
 }
 
-pub fn authenticate(
-    req: &AuthRequest,
+pub async fn authenticate(
+    req: &AuthRequest<'_>,
     secrets: &dyn SecretLookup,
     cache: &SigningKeyCache,
 ) -> Result<Authenticated, S3Error> {
@@ -133,17 +137,17 @@ pub fn authenticate(
         .map(|v| v.to_str().unwrap_or("\u{0}"))
         .filter(|v| !v.is_empty());
     match authorization {
-        Some(a) if a.starts_with("AWS4-HMAC-SHA256") => v4::header(req, a, secrets, cache),
-        Some(a) if a.starts_with("AWS ") => v2::header(req, a, secrets),
+        Some(a) if a.starts_with("AWS4-HMAC-SHA256") => v4::header(req, a, secrets, cache).await,
+        Some(a) if a.starts_with("AWS ") => v2::header(req, a, secrets).await,
         Some(_) => Err(S3Error::new(ErrorCode::InvalidArgument)
             .msg("Unsupported Authorization Type")
             .with("ArgumentName", "Authorization")),
         None => {
             let has = |name: &str| query.split('&').any(|p| p.split('=').next() == Some(name));
             if has("X-Amz-Algorithm") || has("X-Amz-Signature") || has("X-Amz-Credential") {
-                v4::presigned(req, secrets, cache)
+                v4::presigned(req, secrets, cache).await
             } else if has("AWSAccessKeyId") || has("Signature") {
-                v2::presigned(req, secrets)
+                v2::presigned(req, secrets).await
             } else {
                 Ok(Authenticated {
                     access_key: None,

@@ -8,9 +8,10 @@ const AK: &str = "AKIAIOSFODNN7EXAMPLE";
 const SK: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 struct Keys;
+#[async_trait::async_trait]
 impl SecretLookup for Keys {
-    fn secret(&self, ak: &str) -> Option<String> {
-        (ak == AK).then(|| SK.to_owned())
+    async fn secret(&self, ak: &str) -> Result<Option<String>, S3Error> {
+        Ok((ak == AK).then(|| SK.to_owned()))
     }
 }
 
@@ -30,7 +31,10 @@ fn req<'a>(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap, now: Offset
 }
 
 fn auth(method: &Method, uri: &Uri, headers: &HeaderMap, now: OffsetDateTime) -> Result<Authenticated, S3Error> {
+    use futures_util::FutureExt;
     authenticate(&req(method, uri, headers, now), &Keys, &SigningKeyCache::new())
+        .now_or_never()
+        .expect("lookups are immediate")
 }
 
 fn body_of(parts: Vec<Vec<u8>>) -> BodyStream {

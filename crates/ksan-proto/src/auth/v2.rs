@@ -121,7 +121,7 @@ pub fn string_to_sign(
 /// Check a SigV2 signature. Clients sign a bucket's resource as `/bucket` or `/bucket/`
 /// (botocore does the latter), so a bare bucket path is tried both ways.
 fn verify(
-    req: &AuthRequest,
+    req: &AuthRequest<'_>,
     query: &str,
     dates: &[&str],
     secret: &str,
@@ -145,7 +145,11 @@ fn verify(
     Err(signature_mismatch(&last, access_key))
 }
 
-pub fn header(req: &AuthRequest, authorization: &str, secrets: &dyn SecretLookup) -> Result<Authenticated, S3Error> {
+pub async fn header(
+    req: &AuthRequest<'_>,
+    authorization: &str,
+    secrets: &dyn SecretLookup,
+) -> Result<Authenticated, S3Error> {
     let invalid = || {
         S3Error::new(ErrorCode::InvalidArgument)
             .msg("AWS authorization header is invalid.  Expected AwsAccessKeyId:signature")
@@ -171,6 +175,7 @@ pub fn header(req: &AuthRequest, authorization: &str, secrets: &dyn SecretLookup
     }
     let secret = secrets
         .secret(access_key)
+        .await?
         .ok_or_else(|| S3Error::new(ErrorCode::InvalidAccessKeyId).with("AWSAccessKeyId", access_key.to_owned()))?;
     verify(
         req,
@@ -188,7 +193,7 @@ pub fn header(req: &AuthRequest, authorization: &str, secrets: &dyn SecretLookup
     })
 }
 
-pub fn presigned(req: &AuthRequest, secrets: &dyn SecretLookup) -> Result<Authenticated, S3Error> {
+pub async fn presigned(req: &AuthRequest<'_>, secrets: &dyn SecretLookup) -> Result<Authenticated, S3Error> {
     let raw = req.uri.query().unwrap_or("");
     let get = |name: &str| -> Option<String> {
         raw.split('&').find_map(|p| {
@@ -216,6 +221,7 @@ pub fn presigned(req: &AuthRequest, secrets: &dyn SecretLookup) -> Result<Authen
     }
     let secret = secrets
         .secret(&access_key)
+        .await?
         .ok_or_else(|| S3Error::new(ErrorCode::InvalidAccessKeyId).with("AWSAccessKeyId", access_key.clone()))?;
     verify(req, raw, &[expires.as_str()], &secret, &signature, &access_key)?;
     Ok(Authenticated {

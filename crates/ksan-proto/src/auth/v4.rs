@@ -104,7 +104,7 @@ fn check_all_amz_signed(headers: &http::HeaderMap, signed_headers: &str) -> Resu
 /// Verify a signature against each canonical path candidate.
 #[allow(clippy::too_many_arguments)]
 fn verify(
-    req: &AuthRequest,
+    req: &AuthRequest<'_>,
     query: &str,
     signed_headers: &str,
     payload_hash: &str,
@@ -156,8 +156,8 @@ fn payload_check(value: &str) -> Result<Option<PayloadCheck>, S3Error> {
     }))
 }
 
-pub fn header(
-    req: &AuthRequest,
+pub async fn header(
+    req: &AuthRequest<'_>,
     authorization: &str,
     secrets: &dyn SecretLookup,
     cache: &SigningKeyCache,
@@ -200,7 +200,7 @@ pub fn header(
             .msg("Missing required header for this request: x-amz-content-sha256"));
     };
     let check = payload_check(payload_hash)?;
-    let secret = secrets.secret(cred.access_key).ok_or_else(|| {
+    let secret = secrets.secret(cred.access_key).await?.ok_or_else(|| {
         S3Error::new(ErrorCode::InvalidAccessKeyId).with("AWSAccessKeyId", cred.access_key.to_owned())
     })?;
     let scope = format!("{}/{}/{}/aws4_request", cred.date, cred.region, cred.service);
@@ -240,8 +240,8 @@ fn query_error(msg: &'static str) -> S3Error {
     S3Error::new(ErrorCode::AuthorizationQueryParametersError).msg(msg)
 }
 
-pub fn presigned(
-    req: &AuthRequest,
+pub async fn presigned(
+    req: &AuthRequest<'_>,
     secrets: &dyn SecretLookup,
     cache: &SigningKeyCache,
 ) -> Result<Authenticated, S3Error> {
@@ -284,7 +284,7 @@ pub fn presigned(
         ));
     }
     check_scope(&cred, &amz_date, req.region, query_error)?;
-    let secret = secrets.secret(cred.access_key).ok_or_else(|| {
+    let secret = secrets.secret(cred.access_key).await?.ok_or_else(|| {
         S3Error::new(ErrorCode::InvalidAccessKeyId).with("AWSAccessKeyId", cred.access_key.to_owned())
     })?;
     let scope = format!("{}/{}/{}/aws4_request", cred.date, cred.region, cred.service);

@@ -1,0 +1,70 @@
+//! The orphan scrubber: blob files that no reference names and that are older than a day were
+//! left by a crash between a blob's fsync and its metadata commit. The scrubber walks the blob
+//! store in id order from a cursor kept in the metadata store (`G|scrub-cursor`), so a walk
+//! survives restarts and each pass costs a bounded amount.
+
+use ksan_data::BlobId;
+use ksan_types::S3Result;
+
+use super::{Pass, Worker};
+use crate::{Engine, keys, store};
+
+/// Blob files looked at per pass.
+const BATCH: usize = 10_000;
+
+/// Removes blob files no record names.
+pub struct ScrubWorker;
+
+#[async_trait::async_trait]
+impl Worker for ScrubWorker {
+    fn name(&self) -> &'static str {
+        "orphan-scrub"
+    }
+
+    async fn work(&self, engine: &Engine) -> S3Result<Pass> {
+        let (removed, more) = engine.scrub_orphans(BATCH).await?;
+        if removed > 0 {
+            tracing::info!(removed, "scrubber removed orphan blobs");
+        }
+        Ok(Pass {
+            done: removed as u64,
+            more,
+        })
+    }
+}
+
+impl Engine {
+    /// Look at up to `limit` old blob files after the cursor; remove those no reference names.
+    /// Returns how many were removed and whether the walk has more to go before it starts over.
+    pub async fn scrub_orphans(&self, limit: usize) -> S3Result<(usize, bool)> {
+        let cursor_key = keys::global("scrub-cursor");
+        let snap = self.snapshot().await?;
+        let after = store::get_id(&*snap, &cursor_key).await?.map(BlobId);
+        drop(snap);
+        let candidates = self.data.list_older_than(self.config.orphan_age, after, limit).await?;
+        let mut removed = 0;
+        for id in &candidates {
+            let snap = self.snapshot().await?;
+            let referenced = store::get_raw(&*snap, &keys::blob_ref(&id.0)).await?.is_some();
+            drop(snap);
+            if !referenced {
+                self.data.delete(*id).await?;
+                removed += 1;
+            }
+        }
+        let more = candidates.len() == limit;
+        // At the end of a walk the cursor goes back to the start.
+        let next = if more { candidates.last().copied() } else { None };
+        self.write(move |txn| {
+            let cursor_key = cursor_key.clone();
+            Box::pin(async move {
+                match next {
+                    Some(id) => store::put_raw(txn, &cursor_key, &id.0),
+                    None => store::delete(txn, &cursor_key),
+                }
+            })
+        })
+        .await?;
+        Ok((removed, more))
+    }
+}
