@@ -50,17 +50,6 @@ impl S3Api {
         action: S3Action,
         key: Option<&str>,
         object: Option<&ObjectVersion>,
-    ) -> bool {
-        self.decide_with(ctx, bucket, action, key, object, None)
-    }
-
-    fn decide_with(
-        &self,
-        ctx: &Ctx,
-        bucket: &BucketState,
-        action: S3Action,
-        key: Option<&str>,
-        object: Option<&ObjectVersion>,
         prefix: Option<&str>,
     ) -> bool {
         // Condition keys and the resource ARN matter only to a policy.
@@ -101,7 +90,7 @@ impl S3Api {
                 ctx.endpoint().name()
             )));
         }
-        if !self.decide_for(ctx, &bucket, action, ctx.route.key.as_deref(), None) {
+        if !self.decide_for(ctx, &bucket, action, ctx.route.key.as_deref(), None, None) {
             return Err(denied());
         }
         Ok(bucket)
@@ -136,7 +125,7 @@ impl S3Api {
     /// May the caller perform the request's object action on this version?
     pub(crate) fn check_object(&self, ctx: &Ctx, bucket: &BucketState, version: &ObjectVersion) -> S3Result<()> {
         let action = ctx.endpoint().action();
-        if self.decide_for(ctx, bucket, action, Some(ctx.key()), Some(version)) {
+        if self.decide_for(ctx, bucket, action, Some(ctx.key()), Some(version), None) {
             Ok(())
         } else {
             Err(denied())
@@ -158,7 +147,7 @@ impl S3Api {
         ) {
             return err;
         }
-        if self.decide_with(ctx, bucket, S3Action::ListBucket, None, None, Some(key)) {
+        if self.decide_for(ctx, bucket, S3Action::ListBucket, None, None, Some(key)) {
             err
         } else {
             denied()
@@ -187,7 +176,7 @@ impl S3Api {
         } else {
             S3Action::GetObject
         };
-        if self.decide_for(ctx, bucket, action, Some(&version.key), Some(version)) {
+        if self.decide_for(ctx, bucket, action, Some(&version.key), Some(version), None) {
             Ok(())
         } else {
             Err(denied())
@@ -201,6 +190,6 @@ impl S3Api {
         } else {
             S3Action::DeleteObject
         };
-        self.decide_for(ctx, bucket, action, Some(key), None)
+        self.decide_for(ctx, bucket, action, Some(key), None, None)
     }
 }

@@ -4,7 +4,6 @@ use http::Response;
 use ksan_engine::multipart::parts_of;
 use ksan_engine::records::Versioning;
 use ksan_proto::ResponseBody;
-use ksan_proto::router::Endpoint;
 use ksan_proto::xml::XmlWriter;
 use ksan_types::{ErrorCode, S3Error};
 
@@ -14,15 +13,7 @@ use crate::{Ctx, HandlerResult, S3Api};
 const ATTRIBUTES: [&str; 5] = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"];
 
 impl S3Api {
-    pub(crate) async fn get_object_attributes(&self, ctx: &Ctx) -> HandlerResult {
-        let Endpoint::GetObjectAttributes {
-            part_number_marker: marker,
-            max_parts,
-            ..
-        } = ctx.endpoint()
-        else {
-            return Err(S3Error::internal("get_object_attributes for another endpoint"));
-        };
+    pub(crate) async fn get_object_attributes(&self, ctx: &Ctx, marker: u32, max_parts: usize) -> HandlerResult {
         // Clients send the list as one comma-separated header or as repeated headers.
         let wanted: Vec<&str> = ctx
             .headers
@@ -56,13 +47,12 @@ impl S3Api {
             && let Some(manifest) = handle.manifest()
         {
             let parts = parts_of(manifest);
-            let marker = *marker;
             let max = match ctx.header("x-amz-max-parts") {
                 Some(m) => m
                     .parse::<usize>()
                     .map_err(|_| S3Error::invalid_argument("Invalid max parts", "x-amz-max-parts", m))?
                     .min(1000),
-                None => *max_parts,
+                None => max_parts,
             };
             let after: Vec<_> = parts.iter().filter(|p| p.0 > marker).collect();
             let page = &after[..after.len().min(max)];

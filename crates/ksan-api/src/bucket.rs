@@ -3,7 +3,6 @@
 use http::{Response, StatusCode};
 use ksan_proto::ResponseBody;
 use ksan_proto::documents::{CreateBucketConfiguration, XmlDocument};
-use ksan_proto::router::Endpoint;
 use ksan_proto::xml::XmlWriter;
 use ksan_types::{ErrorCode, S3Error};
 
@@ -11,20 +10,18 @@ use crate::headers::format_iso8601;
 use crate::{CONFIG_BODY_LIMIT, Ctx, HandlerResult, S3Api, empty_response, read_small_body, xml_response};
 
 impl S3Api {
-    pub(crate) async fn list_buckets(&self, ctx: &Ctx) -> HandlerResult {
+    pub(crate) async fn list_buckets(
+        &self,
+        ctx: &Ctx,
+        prefix: Option<&str>,
+        max_buckets: Option<usize>,
+        continuation_token: Option<&str>,
+    ) -> HandlerResult {
         let user = self.require_user(ctx)?;
-        let Endpoint::ListBuckets {
-            prefix,
-            max_buckets,
-            continuation_token,
-        } = ctx.endpoint()
-        else {
-            return Err(S3Error::internal("list_buckets for another endpoint"));
-        };
-        let prefix_str = prefix.as_deref().unwrap_or_default();
+        let prefix_str = prefix.unwrap_or_default();
         let max = max_buckets.unwrap_or(usize::MAX);
         // The continuation token is the last name of the previous page.
-        let after = continuation_token.as_deref();
+        let after = continuation_token;
         let mut buckets: Vec<_> = self
             .engine
             .list_buckets(&user.canonical_id)

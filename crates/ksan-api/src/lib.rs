@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use ksan_engine::access::acl::PublicAccessBlock;
+use ksan_engine::access::config::{OwnershipConfig, PolicyConfig};
 use ksan_engine::{Engine, Principal, UserRecord};
 use ksan_proto::auth::{self, AuthRequest, SecretLookup, SignatureKind, SigningKeyCache};
 use ksan_proto::documents::XmlDocument;
@@ -260,13 +262,31 @@ impl S3Api {
     async fn run(&self, ctx: &Ctx) -> HandlerResult {
         use Endpoint::*;
         match ctx.endpoint() {
-            ListBuckets { .. } => self.list_buckets(ctx).await,
+            ListBuckets {
+                prefix,
+                max_buckets,
+                continuation_token,
+            } => {
+                self.list_buckets(ctx, prefix.as_deref(), *max_buckets, continuation_token.as_deref())
+                    .await
+            }
             CreateBucket => self.create_bucket(ctx).await,
             DeleteBucket => self.delete_bucket(ctx).await,
             HeadBucket => self.head_bucket(ctx).await,
             GetBucketLocation => self.get_bucket_location(ctx).await,
-            ListObjects { .. } => self.list_objects_v1(ctx).await,
-            ListObjectsV2 { .. } => self.list_objects_v2(ctx).await,
+            ListObjects { list, marker } => self.list_objects_v1(ctx, list, marker.as_deref()).await,
+            ListObjectsV2 {
+                list,
+                continuation_token,
+                start_after,
+                fetch_owner,
+            } => {
+                let resume = crate::list::Resume {
+                    token: continuation_token.as_deref(),
+                    start_after: start_after.as_deref(),
+                };
+                self.list_objects_v2(ctx, list, resume, *fetch_owner).await
+            }
             PutObject => self.put_object(ctx).await,
             GetObject(read) => self.get_object(ctx, read, false).await,
             HeadObject(read) => self.get_object(ctx, read, true).await,
@@ -275,29 +295,51 @@ impl S3Api {
             CopyObject => self.copy_object(ctx).await,
             GetBucketVersioning => self.get_bucket_versioning(ctx).await,
             PutBucketVersioning => self.put_bucket_versioning(ctx).await,
-            ListObjectVersions { .. } => self.list_object_versions(ctx).await,
+            ListObjectVersions {
+                list,
+                key_marker,
+                version_id_marker,
+            } => {
+                self.list_object_versions(ctx, list, key_marker.as_deref(), version_id_marker.as_deref())
+                    .await
+            }
             CreateMultipartUpload => self.create_multipart_upload(ctx).await,
             UploadPart(part) => self.upload_part(ctx, part).await,
             UploadPartCopy(part) => self.upload_part_copy(ctx, part).await,
             CompleteMultipartUpload { upload_id } => self.complete_multipart_upload(ctx, upload_id).await,
             AbortMultipartUpload { upload_id } => self.abort_multipart_upload(ctx, upload_id).await,
-            ListParts { .. } => self.list_parts(ctx).await,
-            ListMultipartUploads { .. } => self.list_multipart_uploads(ctx).await,
-            GetObjectAttributes { .. } => self.get_object_attributes(ctx).await,
+            ListParts {
+                upload_id,
+                part_number_marker,
+                max_parts,
+            } => self.list_parts(ctx, upload_id, *part_number_marker, *max_parts).await,
+            ListMultipartUploads {
+                list,
+                key_marker,
+                upload_id_marker,
+            } => {
+                self.list_multipart_uploads(ctx, list, key_marker.as_deref(), upload_id_marker.as_deref())
+                    .await
+            }
+            GetObjectAttributes {
+                part_number_marker,
+                max_parts,
+                ..
+            } => self.get_object_attributes(ctx, *part_number_marker, *max_parts).await,
             GetBucketAcl => self.get_bucket_acl(ctx).await,
             PutBucketAcl => self.put_bucket_acl(ctx).await,
             GetObjectAcl { .. } => self.get_object_acl(ctx).await,
             PutObjectAcl { .. } => self.put_object_acl(ctx).await,
             PutBucketPolicy => self.put_bucket_policy(ctx).await,
             GetBucketPolicy => self.get_bucket_policy(ctx).await,
-            DeleteBucketPolicy => self.delete_bucket_policy(ctx).await,
+            DeleteBucketPolicy => self.delete_configuration::<PolicyConfig>(ctx).await,
             GetBucketPolicyStatus => self.get_bucket_policy_status(ctx).await,
             PutPublicAccessBlock => self.put_public_access_block(ctx).await,
             GetPublicAccessBlock => self.get_public_access_block(ctx).await,
-            DeletePublicAccessBlock => self.delete_public_access_block(ctx).await,
+            DeletePublicAccessBlock => self.delete_configuration::<PublicAccessBlock>(ctx).await,
             PutBucketOwnershipControls => self.put_bucket_ownership_controls(ctx).await,
             GetBucketOwnershipControls => self.get_bucket_ownership_controls(ctx).await,
-            DeleteBucketOwnershipControls => self.delete_bucket_ownership_controls(ctx).await,
+            DeleteBucketOwnershipControls => self.delete_configuration::<OwnershipConfig>(ctx).await,
             GetObjectTagging { .. } => self.get_object_tagging(ctx).await,
             PutObjectTagging { .. } => self.put_object_tagging(ctx).await,
             DeleteObjectTagging { .. } => self.delete_object_tagging(ctx).await,

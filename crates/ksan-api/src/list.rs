@@ -3,7 +3,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ksan_engine::list::{ListPage, ListQuery};
-use ksan_proto::router::Endpoint;
+use ksan_proto::router::ListParams;
 use ksan_proto::xml::XmlWriter;
 use ksan_types::{ErrorCode, S3Error, S3Result};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -18,6 +18,13 @@ const URL_KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~')
     .remove(b'/');
+
+/// Where a ListObjectsV2 page starts: after its continuation token, else after start-after.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Resume<'a> {
+    pub token: Option<&'a str>,
+    pub start_after: Option<&'a str>,
+}
 
 pub(crate) struct Encoder {
     url: bool,
@@ -73,16 +80,13 @@ fn write_contents(w: &mut XmlWriter, page: &ListPage, enc: &Encoder, with_owner:
 }
 
 impl S3Api {
-    pub(crate) async fn list_objects_v1(&self, ctx: &Ctx) -> HandlerResult {
+    pub(crate) async fn list_objects_v1(&self, ctx: &Ctx, list: &ListParams, marker: Option<&str>) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx).await?;
-        let Endpoint::ListObjects { list, marker } = ctx.endpoint() else {
-            return Err(S3Error::internal("list_objects_v1 for another endpoint"));
-        };
         let enc = Encoder::new(list.url_encoding);
         let query = ListQuery {
             prefix: list.prefix().to_owned(),
             delimiter: list.delimiter.clone(),
-            after: marker.clone().filter(|m| !m.is_empty()),
+            after: marker.filter(|m| !m.is_empty()).map(str::to_owned),
             max_keys: list.max,
         };
         let page = self.engine.list_objects(bucket.name(), &query).await?;
@@ -92,7 +96,7 @@ impl S3Api {
             // botocore decodes every encoded field of a v1 listing but its Prefix: S3 sends
             // that one as given.
             .elem("Prefix", &query.prefix)
-            .elem("Marker", &enc.enc(marker.as_deref().unwrap_or_default()))
+            .elem("Marker", &enc.enc(marker.unwrap_or_default()))
             .elem_display("MaxKeys", query.max_keys);
         if let Some(d) = &query.delimiter {
             w.elem("Delimiter", &enc.enc(d));
@@ -110,21 +114,19 @@ impl S3Api {
         xml_response(w.finish())
     }
 
-    pub(crate) async fn list_objects_v2(&self, ctx: &Ctx) -> HandlerResult {
+    pub(crate) async fn list_objects_v2(
+        &self,
+        ctx: &Ctx,
+        list: &ListParams,
+        resume: Resume<'_>,
+        fetch_owner: bool,
+    ) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx).await?;
-        let Endpoint::ListObjectsV2 {
-            list,
-            continuation_token: token,
-            start_after,
-            fetch_owner,
-        } = ctx.endpoint()
-        else {
-            return Err(S3Error::internal("list_objects_v2 for another endpoint"));
-        };
         let enc = Encoder::new(list.url_encoding);
+        let Resume { token, start_after } = resume;
         let after = match token {
             Some(t) => Some(decode_token(t)?),
-            None => start_after.clone().filter(|s| !s.is_empty()),
+            None => start_after.filter(|s| !s.is_empty()).map(str::to_owned),
         };
         let query = ListQuery {
             prefix: list.prefix().to_owned(),
@@ -155,7 +157,7 @@ impl S3Api {
         }
         w.elem("IsTruncated", if page.truncated { "true" } else { "false" });
         enc.write_type(&mut w);
-        write_contents(&mut w, &page, &enc, *fetch_owner);
+        write_contents(&mut w, &page, &enc, fetch_owner);
         w.close("ListBucketResult");
         xml_response(w.finish())
     }

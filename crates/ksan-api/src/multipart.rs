@@ -5,7 +5,7 @@ use http::{Response, StatusCode};
 use ksan_engine::multipart::{CompletedPart, UploadPartRequest, UploadsQuery};
 use ksan_proto::ResponseBody;
 use ksan_proto::documents::CompleteMultipartUpload;
-use ksan_proto::router::{Endpoint, PartRef};
+use ksan_proto::router::{ListParams, PartRef};
 use ksan_proto::xml::XmlWriter;
 use ksan_types::{ChecksumAlgorithm, ChecksumType, ErrorCode, S3Error, S3Result};
 
@@ -172,17 +172,8 @@ impl S3Api {
         empty_response(StatusCode::NO_CONTENT)
     }
 
-    pub(crate) async fn list_parts(&self, ctx: &Ctx) -> HandlerResult {
+    pub(crate) async fn list_parts(&self, ctx: &Ctx, upload_id: &str, marker: u32, max_parts: usize) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx).await?;
-        let Endpoint::ListParts {
-            upload_id,
-            part_number_marker: marker,
-            max_parts,
-        } = ctx.endpoint()
-        else {
-            return Err(S3Error::internal("list_parts for another endpoint"));
-        };
-        let (marker, max_parts) = (*marker, *max_parts);
         let page = self
             .engine
             .list_parts(bucket.name(), ctx.key(), upload_id, marker, max_parts)
@@ -222,22 +213,20 @@ impl S3Api {
         xml_response(w.finish())
     }
 
-    pub(crate) async fn list_multipart_uploads(&self, ctx: &Ctx) -> HandlerResult {
+    pub(crate) async fn list_multipart_uploads(
+        &self,
+        ctx: &Ctx,
+        list: &ListParams,
+        key_marker: Option<&str>,
+        upload_id_marker: Option<&str>,
+    ) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx).await?;
-        let Endpoint::ListMultipartUploads {
-            list,
-            key_marker,
-            upload_id_marker,
-        } = ctx.endpoint()
-        else {
-            return Err(S3Error::internal("list_multipart_uploads for another endpoint"));
-        };
         let enc = Encoder::new(list.url_encoding);
         let query = UploadsQuery {
             prefix: list.prefix().to_owned(),
             delimiter: list.delimiter.clone(),
-            key_marker: key_marker.clone(),
-            upload_id_marker: upload_id_marker.clone(),
+            key_marker: key_marker.map(str::to_owned),
+            upload_id_marker: upload_id_marker.map(str::to_owned),
             max_uploads: list.max,
         };
         let page = self.engine.list_uploads(bucket.name(), &query).await?;

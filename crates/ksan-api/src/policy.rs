@@ -4,6 +4,7 @@
 //! (BlockPublicPolicy, ACLs under BucketOwnerEnforced) run in the engine's transaction.
 
 use http::{Response, StatusCode};
+use ksan_engine::BucketConfig;
 use ksan_engine::access::acl::{Grant, PublicAccessBlock};
 use ksan_engine::access::config::{OwnershipConfig, PolicyConfig, bucket_grants, ownership, public_access_block};
 use ksan_proto::ResponseBody;
@@ -54,9 +55,11 @@ impl S3Api {
             .map_err(S3Error::internal)
     }
 
-    pub(crate) async fn delete_bucket_policy(&self, ctx: &Ctx) -> HandlerResult {
+    /// DeleteBucketPolicy, DeletePublicAccessBlock, DeleteBucketOwnershipControls, ...: one
+    /// engine call for every kind of configuration.
+    pub(crate) async fn delete_configuration<T: BucketConfig>(&self, ctx: &Ctx) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx).await?;
-        self.engine.delete_config::<PolicyConfig>(bucket.name()).await?;
+        self.engine.delete_config::<T>(bucket.name()).await?;
         empty_response(StatusCode::NO_CONTENT)
     }
 
@@ -100,12 +103,6 @@ impl S3Api {
         })
     }
 
-    pub(crate) async fn delete_public_access_block(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx).await?;
-        self.engine.delete_config::<PublicAccessBlock>(bucket.name()).await?;
-        empty_response(StatusCode::NO_CONTENT)
-    }
-
     pub(crate) async fn put_bucket_ownership_controls(&self, ctx: &Ctx) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx).await?;
         let doc: OwnershipControls = read_document(ctx, CONFIG_BODY_LIMIT).await?;
@@ -119,11 +116,5 @@ impl S3Api {
         let bucket = self.authorized_bucket(ctx).await?;
         let o = bucket.require::<OwnershipConfig>()?;
         document_response(&OwnershipControls { object_ownership: o.0 })
-    }
-
-    pub(crate) async fn delete_bucket_ownership_controls(&self, ctx: &Ctx) -> HandlerResult {
-        let bucket = self.authorized_bucket(ctx).await?;
-        self.engine.delete_config::<OwnershipConfig>(bucket.name()).await?;
-        empty_response(StatusCode::NO_CONTENT)
     }
 }

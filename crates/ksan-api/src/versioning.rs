@@ -3,7 +3,7 @@
 use ksan_engine::list::VersionsQuery;
 use ksan_engine::records::Versioning;
 use ksan_proto::documents::{MfaDelete, VersioningConfiguration, VersioningStatus};
-use ksan_proto::router::Endpoint;
+use ksan_proto::router::ListParams;
 use ksan_proto::xml::XmlWriter;
 use ksan_types::{ErrorCode, S3Error};
 
@@ -44,19 +44,17 @@ impl S3Api {
         empty_response(http::StatusCode::OK)
     }
 
-    pub(crate) async fn list_object_versions(&self, ctx: &Ctx) -> HandlerResult {
+    pub(crate) async fn list_object_versions(
+        &self,
+        ctx: &Ctx,
+        list: &ListParams,
+        key_marker: Option<&str>,
+        version_id_marker: Option<&str>,
+    ) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx).await?;
-        let Endpoint::ListObjectVersions {
-            list,
-            key_marker,
-            version_id_marker,
-        } = ctx.endpoint()
-        else {
-            return Err(S3Error::internal("list_object_versions for another endpoint"));
-        };
         let enc = Encoder::new(list.url_encoding);
-        let key_marker = key_marker.as_deref().unwrap_or_default();
-        let version_id_marker = version_id_marker.as_deref().unwrap_or_default();
+        let key_marker = key_marker.unwrap_or_default();
+        let version_id_marker = version_id_marker.unwrap_or_default();
         let query = VersionsQuery {
             prefix: list.prefix().to_owned(),
             delimiter: list.delimiter.clone(),

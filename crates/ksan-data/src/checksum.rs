@@ -58,11 +58,14 @@ pub struct Hashers {
 /// The finished digests: raw bytes (base64 them for headers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Digests {
+    /// The MD5 (the ETag).
     pub md5: [u8; 16],
+    /// The flexible checksums asked for, raw.
     pub checksums: Vec<(ChecksumAlgorithm, Vec<u8>)>,
 }
 
 impl Hashers {
+    /// Hashers for MD5 and these checksums.
     pub fn new(checksums: &[ChecksumAlgorithm]) -> Self {
         Hashers {
             md5: Md5::new(),
@@ -70,6 +73,7 @@ impl Hashers {
         }
     }
 
+    /// Hash more bytes.
     pub fn update(&mut self, data: &[u8]) {
         self.md5.update(data);
         for (_, c) in &mut self.checksums {
@@ -77,6 +81,7 @@ impl Hashers {
         }
     }
 
+    /// The digests of everything hashed.
     pub fn finish(self) -> Digests {
         Digests {
             md5: self.md5.finalize().into(),
@@ -108,10 +113,12 @@ pub fn crc_combine(algo: ChecksumAlgorithm, crc1: &[u8], crc2: &[u8], len2: u64)
     Some(crc_bytes(combined, width))
 }
 
+/// Standard base64, as S3 writes digests.
 pub fn base64(digest: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(digest)
 }
 
+/// Hex MD5, as an ETag holds it.
 pub fn md5_hex(md5: &[u8; 16]) -> String {
     hex::encode(md5)
 }

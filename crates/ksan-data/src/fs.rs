@@ -22,6 +22,7 @@ const READ_BUF: usize = 1024 * 1024;
 /// Blobs larger than this are dropped from the page cache after their fsync.
 const FADVISE_OVER: u64 = 8 * 1024 * 1024;
 
+/// Blob files under a root directory, in 65,536 fan-out folders.
 pub struct FsDataStore {
     inner: Arc<Inner>,
 }

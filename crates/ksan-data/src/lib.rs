@@ -2,6 +2,8 @@
 //! references them, read back by byte range; plus the hashers that run over the bytes on the
 //! way in.
 
+#![warn(missing_docs)]
+
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,9 +22,11 @@ pub use fs::FsDataStore;
 pub struct BlobId(pub [u8; 16]);
 
 impl BlobId {
+    /// A new random id.
     pub fn random() -> Self {
         BlobId(rand::random())
     }
+    /// The id's bytes.
     pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0
     }
@@ -44,16 +48,22 @@ impl FromStr for BlobId {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why a blob operation failed.
 pub enum DataError {
     #[error("I/O: {0}")]
+    /// A file-system error.
     Io(#[from] std::io::Error),
     #[error("blob {0} not found")]
+    /// No blob has this id.
     NotFound(BlobId),
     #[error("blob {0} is shorter than the range asked for")]
+    /// The blob ends before the range asked for.
     Short(BlobId),
     #[error("not a blob id: {0}")]
+    /// Not the text form of a blob id.
     BadId(String),
     #[error("blocking task failed: {0}")]
+    /// A blocking task failed.
     Task(String),
 }
 
@@ -64,6 +74,7 @@ impl From<DataError> for S3Error {
 }
 
 #[async_trait::async_trait]
+/// The blob store: write a stream durably, read a byte range, delete.
 pub trait DataStore: Send + Sync + 'static {
     /// Start a new blob; hashing happens inside the writer, together with the writes.
     async fn create(&self, hashers: Hashers) -> Result<Box<dyn BlobWriter>, DataError>;
@@ -83,7 +94,9 @@ pub trait DataStore: Send + Sync + 'static {
 }
 
 #[async_trait::async_trait]
+/// A blob being written; it is referenced by nothing until `finish` says it is durable.
 pub trait BlobWriter: Send {
+    /// The new blob's id.
     fn id(&self) -> BlobId;
     /// Append a chunk. Returns once the chunk is queued; at most ~2 MiB are held.
     async fn write(&mut self, chunk: Bytes) -> Result<(), DataError>;

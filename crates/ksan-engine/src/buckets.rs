@@ -355,17 +355,7 @@ mod tests {
         }
         // A new bucket of the same name inherits nothing.
         e.create_bucket(&alice, "bkt", None).await.unwrap();
-        let page = e
-            .list_uploads(
-                "bkt",
-                &crate::multipart::UploadsQuery {
-                    max_uploads: 10,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        assert!(page.uploads.is_empty());
+        assert!(crate::testutil::uploads_in(&e, "bkt").await.is_empty());
         assert!(
             e.bucket_state_fresh("bkt")
                 .await

@@ -192,4 +192,24 @@ pub(crate) mod testutil {
         let meta = Arc::new(ksan_meta::MemKv::new());
         (Engine::new(meta.clone(), Arc::new(data), config), meta, dir)
     }
+
+    /// The keys a listing of the bucket shows.
+    pub async fn keys_in(e: &Engine, bucket: &str) -> Vec<String> {
+        let q = crate::list::ListQuery {
+            max_keys: 1000,
+            ..Default::default()
+        };
+        let page = e.list_objects(bucket, &q).await.unwrap();
+        page.objects.into_iter().map(|o| o.key).collect()
+    }
+
+    /// The upload ids a listing of the bucket's uploads shows.
+    pub async fn uploads_in(e: &Engine, bucket: &str) -> Vec<String> {
+        let q = crate::multipart::UploadsQuery {
+            max_uploads: 1000,
+            ..Default::default()
+        };
+        let page = e.list_uploads(bucket, &q).await.unwrap();
+        page.uploads.into_iter().map(|u| u.upload_id).collect()
+    }
 }

@@ -747,6 +747,18 @@ mod tests {
         out
     }
 
+    /// The parts a completion names: (number, ETag).
+    fn named(parts: &[(u32, &str)]) -> Vec<CompletedPart> {
+        parts
+            .iter()
+            .map(|(n, etag)| CompletedPart {
+                part_number: *n,
+                etag: (*etag).to_owned(),
+                checksum: None,
+            })
+            .collect()
+    }
+
     fn part_req(upload_id: &str, n: u32) -> UploadPartRequest {
         UploadPartRequest {
             bucket: "bkt".into(),
@@ -788,53 +800,22 @@ mod tests {
         assert!(listed.truncated);
         assert_eq!(listed.next_part_number_marker, Some(2));
 
-        let bad_order = vec![
-            CompletedPart {
-                part_number: 2,
-                etag: r2.etag.clone(),
-                checksum: None,
-            },
-            CompletedPart {
-                part_number: 1,
-                etag: r1.etag.clone(),
-                checksum: None,
-            },
-        ];
+        let bad_order = named(&[(2, &r2.etag), (1, &r1.etag)]);
         let err = e
             .complete_upload("bkt", "obj", &up.upload_id, bad_order, WriteConditions::default())
             .await
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidPartOrder);
-        let too_small = vec![
-            CompletedPart {
-                part_number: 2,
-                etag: r2.etag.clone(),
-                checksum: None,
-            },
-            CompletedPart {
-                part_number: 3,
-                etag: hex::encode(Md5::digest(b"unused")),
-                checksum: None,
-            },
-        ];
+        let unused = hex::encode(Md5::digest(b"unused"));
+        let too_small = named(&[(2, &r2.etag), (3, &unused)]);
         let err = e
             .complete_upload("bkt", "obj", &up.upload_id, too_small, WriteConditions::default())
             .await
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::EntityTooSmall);
 
-        let parts = vec![
-            CompletedPart {
-                part_number: 1,
-                etag: format!("\"{}\"", r1.etag),
-                checksum: None,
-            },
-            CompletedPart {
-                part_number: 2,
-                etag: r2.etag.clone(),
-                checksum: None,
-            },
-        ];
+        let quoted = format!("\"{}\"", r1.etag);
+        let parts = named(&[(1, &quoted), (2, &r2.etag)]);
         let v = e
             .complete_upload("bkt", "obj", &up.upload_id, parts, WriteConditions::default())
             .await
@@ -868,17 +849,10 @@ mod tests {
             .create_upload("bkt", "x", NewObject::default(), None, None)
             .await
             .unwrap();
-        let page = e
-            .list_uploads(
-                "bkt",
-                &UploadsQuery {
-                    max_uploads: 10,
-                    ..UploadsQuery::default()
-                },
-            )
-            .await
-            .unwrap();
-        assert_eq!(page.uploads.len(), 1);
+        assert_eq!(
+            crate::testutil::uploads_in(&e, "bkt").await,
+            std::slice::from_ref(&up2.upload_id)
+        );
         e.abort_upload("bkt", "x", &up2.upload_id).await.unwrap();
         assert_eq!(
             e.abort_upload("bkt", "x", &up2.upload_id).await.unwrap_err().code,
@@ -899,13 +873,7 @@ mod tests {
             .upload_part(part_req(&up.upload_id, 1), body(b"only part".to_vec()))
             .await
             .unwrap();
-        let parts = || {
-            vec![CompletedPart {
-                part_number: 1,
-                etag: p.etag.clone(),
-                checksum: None,
-            }]
-        };
+        let parts = || named(&[(1, &p.etag)]);
         let first = e
             .complete_upload("bkt", "obj", &up.upload_id, parts(), WriteConditions::default())
             .await
@@ -936,18 +904,7 @@ mod tests {
             .upload_part(part_req(&up.upload_id, 1), body(b"x".to_vec()))
             .await
             .unwrap();
-        let dup = vec![
-            CompletedPart {
-                part_number: 1,
-                etag: "stale".into(),
-                checksum: None,
-            },
-            CompletedPart {
-                part_number: 1,
-                etag: p.etag.clone(),
-                checksum: None,
-            },
-        ];
+        let dup = named(&[(1, "stale"), (1, &p.etag)]);
         e.complete_upload("bkt", "obj", &up.upload_id, dup, WriteConditions::default())
             .await
             .unwrap();
@@ -972,13 +929,7 @@ mod tests {
             .upload_part(part_req(&up.upload_id, 1), body(b"data".to_vec()))
             .await
             .unwrap();
-        let parts = || {
-            vec![CompletedPart {
-                part_number: 1,
-                etag: p.etag.clone(),
-                checksum: None,
-            }]
-        };
+        let parts = || named(&[(1, &p.etag)]);
         let bad = Some((ChecksumAlgorithm::Sha256, "bad".to_owned()));
         let err = e
             .complete_upload_checked("bkt", "obj", &up.upload_id, parts(), WriteConditions::default(), bad)
@@ -1008,11 +959,7 @@ mod tests {
             .upload_part(part_req(&up2.upload_id, 1), body(b"data".to_vec()))
             .await
             .unwrap();
-        let parts2 = vec![CompletedPart {
-            part_number: 1,
-            etag: p2.etag.clone(),
-            checksum: None,
-        }];
+        let parts2 = named(&[(1, &p2.etag)]);
         e.complete_upload_checked("bkt", "obj", &up2.upload_id, parts2, WriteConditions::default(), good)
             .await
             .unwrap();

@@ -66,19 +66,17 @@ pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// A boxed, sendable future: what the read calls of [`ReadOps`] and write jobs return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// What a point read gives.
+pub type GetFuture<'a> = BoxFuture<'a, Result<Option<Vec<u8>>, MetaError>>;
+/// What a range read gives.
+pub type RangeFuture<'a> = BoxFuture<'a, Result<Entries, MetaError>>;
 
 /// Reads, in a snapshot or in a write transaction.
 pub trait ReadOps: Send + Sync {
     /// The value stored under `key`.
-    fn get<'a>(&'a self, key: &'a [u8]) -> BoxFuture<'a, Result<Option<Vec<u8>>, MetaError>>;
+    fn get<'a>(&'a self, key: &'a [u8]) -> GetFuture<'a>;
     /// Entries with start <= key < end, ascending (descending when `rev`), at most `limit`.
-    fn range<'a>(
-        &'a self,
-        start: &'a [u8],
-        end: &'a [u8],
-        limit: usize,
-        rev: bool,
-    ) -> BoxFuture<'a, Result<Entries, MetaError>>;
+    fn range<'a>(&'a self, start: &'a [u8], end: &'a [u8], limit: usize, rev: bool) -> RangeFuture<'a>;
 }
 
 /// A write transaction: reads see the transaction's own writes.
@@ -86,7 +84,7 @@ pub trait WriteOps: ReadOps {
     /// Read a row the transaction means to change. A network backend locks it (`SELECT ... FOR
     /// UPDATE`) so that a concurrent writer waits instead of both committing; the embedded
     /// backends, whose writers are serial already, read it as `get` does.
-    fn get_for_update<'a>(&'a self, key: &'a [u8]) -> BoxFuture<'a, Result<Option<Vec<u8>>, MetaError>> {
+    fn get_for_update<'a>(&'a self, key: &'a [u8]) -> GetFuture<'a> {
         self.get(key)
     }
     /// Store `value` under `key`.
@@ -195,17 +193,27 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     vec![0xFF; 64]
 }
 
-/// The transaction of an embedded backend, whose operations complete at once.
-pub(crate) trait SyncOps: Send + Sync {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError>;
-    fn range(&self, start: &[u8], end: &[u8], limit: usize, rev: bool) -> Result<Entries, MetaError>;
-    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), MetaError>;
-    fn delete(&mut self, key: &[u8]) -> Result<(), MetaError>;
+/// Reads of an embedded backend, which complete at once: they answer [`ReadOps`] with
+/// ready futures.
+pub(crate) trait SyncRead: Send + Sync {
+    fn get_now(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError>;
+    fn range_now(&self, start: &[u8], end: &[u8], limit: usize, rev: bool) -> Result<Entries, MetaError>;
 }
 
-/// A ready future: how the embedded backends answer reads.
-pub(crate) fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
-    Box::pin(std::future::ready(value))
+impl<T: SyncRead> ReadOps for T {
+    fn get<'a>(&'a self, key: &'a [u8]) -> GetFuture<'a> {
+        Box::pin(std::future::ready(self.get_now(key)))
+    }
+
+    fn range<'a>(&'a self, start: &'a [u8], end: &'a [u8], limit: usize, rev: bool) -> RangeFuture<'a> {
+        Box::pin(std::future::ready(self.range_now(start, end, limit, rev)))
+    }
+}
+
+/// The transaction of an embedded backend.
+pub(crate) trait SyncOps: SyncRead {
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), MetaError>;
+    fn delete(&mut self, key: &[u8]) -> Result<(), MetaError>;
 }
 
 /// Writes of one job, in front of the batch's transaction.
@@ -217,11 +225,11 @@ struct OverlayOps<'a> {
     overlay: Overlay,
 }
 
-impl OverlayOps<'_> {
+impl SyncRead for OverlayOps<'_> {
     fn get_now(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
         match self.overlay.get(key) {
             Some(v) => Ok(v.clone()),
-            None => self.base.get(key),
+            None => self.base.get_now(key),
         }
     }
 
@@ -237,7 +245,9 @@ impl OverlayOps<'_> {
         };
         // Base rows hidden or replaced by the overlay may use up part of the limit: ask for
         // as many more as the overlay could hide.
-        let base = self.base.range(start, end, limit.saturating_add(pending.len()), rev)?;
+        let base = self
+            .base
+            .range_now(start, end, limit.saturating_add(pending.len()), rev)?;
         let mut out = Vec::with_capacity(limit.min(base.len() + pending.len()));
         let (mut bi, mut pi) = (0, 0);
         while out.len() < limit && (bi < base.len() || pi < pending.len()) {
@@ -270,22 +280,6 @@ impl OverlayOps<'_> {
             }
         }
         Ok(out)
-    }
-}
-
-impl ReadOps for OverlayOps<'_> {
-    fn get<'a>(&'a self, key: &'a [u8]) -> BoxFuture<'a, Result<Option<Vec<u8>>, MetaError>> {
-        ready(self.get_now(key))
-    }
-
-    fn range<'a>(
-        &'a self,
-        start: &'a [u8],
-        end: &'a [u8],
-        limit: usize,
-        rev: bool,
-    ) -> BoxFuture<'a, Result<Entries, MetaError>> {
-        ready(self.range_now(start, end, limit, rev))
     }
 }
 
@@ -380,30 +374,27 @@ fn map_range(map: &BTreeMap<Vec<u8>, Vec<u8>>, start: &[u8], end: &[u8], limit: 
     }
 }
 
-impl ReadOps for MemSnapshot {
-    fn get<'a>(&'a self, key: &'a [u8]) -> BoxFuture<'a, Result<Option<Vec<u8>>, MetaError>> {
-        ready(Ok(self.0.get(key).cloned()))
+impl SyncRead for MemSnapshot {
+    fn get_now(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
+        Ok(self.0.get(key).cloned())
     }
-    fn range<'a>(
-        &'a self,
-        start: &'a [u8],
-        end: &'a [u8],
-        limit: usize,
-        rev: bool,
-    ) -> BoxFuture<'a, Result<Entries, MetaError>> {
-        ready(Ok(map_range(&self.0, start, end, limit, rev)))
+    fn range_now(&self, start: &[u8], end: &[u8], limit: usize, rev: bool) -> Result<Entries, MetaError> {
+        Ok(map_range(&self.0, start, end, limit, rev))
     }
 }
 
 struct MemTxn<'a>(&'a mut BTreeMap<Vec<u8>, Vec<u8>>);
 
-impl SyncOps for MemTxn<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
+impl SyncRead for MemTxn<'_> {
+    fn get_now(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
         Ok(self.0.get(key).cloned())
     }
-    fn range(&self, start: &[u8], end: &[u8], limit: usize, rev: bool) -> Result<Entries, MetaError> {
+    fn range_now(&self, start: &[u8], end: &[u8], limit: usize, rev: bool) -> Result<Entries, MetaError> {
         Ok(map_range(self.0, start, end, limit, rev))
     }
+}
+
+impl SyncOps for MemTxn<'_> {
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), MetaError> {
         self.0.insert(key.to_vec(), value.to_vec());
         Ok(())

@@ -7,10 +7,7 @@ use std::sync::{Arc, mpsc};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::{
-    BatchBackend, BoxFuture, Entries, MetaError, MetaKv, ReadOps, Snapshot, SyncOps, WriteJob, committer_loop, ready,
-    run_job,
-};
+use crate::{BatchBackend, Entries, MetaError, MetaKv, Snapshot, SyncOps, SyncRead, WriteJob, committer_loop, run_job};
 
 const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
 /// redb's page cache (its default is 1 GiB); hot metadata fits, the OS page cache does the rest.
@@ -119,13 +116,16 @@ fn collect_range<T: ReadableTable<&'static [u8], &'static [u8]>>(
     Ok(out)
 }
 
-impl SyncOps for TableOps<'_, '_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
+impl SyncRead for TableOps<'_, '_> {
+    fn get_now(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
         Ok(self.table.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
     }
-    fn range(&self, start: &[u8], end: &[u8], limit: usize, rev: bool) -> Result<Entries, MetaError> {
+    fn range_now(&self, start: &[u8], end: &[u8], limit: usize, rev: bool) -> Result<Entries, MetaError> {
         collect_range(&*self.table, start, end, limit, rev)
     }
+}
+
+impl SyncOps for TableOps<'_, '_> {
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), MetaError> {
         self.table.insert(key, value).map_err(backend)?;
         Ok(())
@@ -141,23 +141,12 @@ struct RedbSnapshot {
 }
 
 /// Reads run inline: redb answers from its page cache or the OS's, without a network hop.
-impl ReadOps for RedbSnapshot {
-    fn get<'a>(&'a self, key: &'a [u8]) -> BoxFuture<'a, Result<Option<Vec<u8>>, MetaError>> {
-        let value = self
-            .table
-            .get(key)
-            .map_err(backend)
-            .map(|v| v.map(|v| v.value().to_vec()));
-        ready(value)
+impl SyncRead for RedbSnapshot {
+    fn get_now(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
+        Ok(self.table.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
     }
-    fn range<'a>(
-        &'a self,
-        start: &'a [u8],
-        end: &'a [u8],
-        limit: usize,
-        rev: bool,
-    ) -> BoxFuture<'a, Result<Entries, MetaError>> {
-        ready(collect_range(&self.table, start, end, limit, rev))
+    fn range_now(&self, start: &[u8], end: &[u8], limit: usize, rev: bool) -> Result<Entries, MetaError> {
+        collect_range(&self.table, start, end, limit, rev)
     }
 }
 

@@ -7,16 +7,27 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use ksan_types::{BodyStream, S3Error};
 
+/// A response body.
 pub enum ResponseBody {
+    /// No body.
     Empty,
+    /// One buffer, sent in one write with the headers.
     Full(Option<Bytes>),
-    Stream { stream: BodyStream, remaining: Option<u64> },
+    /// A stream, of known length or not.
+    Stream {
+        /// The chunks.
+        stream: BodyStream,
+        /// Bytes still to come, if known.
+        remaining: Option<u64>,
+    },
 }
 
 impl ResponseBody {
+    /// No body.
     pub fn empty() -> Self {
         ResponseBody::Empty
     }
+    /// One buffer.
     pub fn full(data: impl Into<Bytes>) -> Self {
         ResponseBody::Full(Some(data.into()))
     }

@@ -2,6 +2,8 @@
 //! (`router`), who sent it (`auth`), how documents look (`xml`), how errors look (`error`),
 //! and the response body type (`body`).
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod body;
 pub mod documents;

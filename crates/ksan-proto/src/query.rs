@@ -9,6 +9,7 @@ pub struct Query {
 }
 
 impl Query {
+    /// Split and decode a raw query string.
     pub fn parse(raw: Option<&str>) -> Query {
         let mut params = Vec::new();
         if let Some(raw) = raw {
@@ -23,14 +24,17 @@ impl Query {
         Query { params }
     }
 
+    /// Is the parameter present (with or without a value)?
     pub fn has(&self, name: &str) -> bool {
         self.params.iter().any(|(n, _)| n == name)
     }
 
+    /// The first value of a parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
+    /// Every parameter, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.params.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }

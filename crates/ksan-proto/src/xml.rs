@@ -5,6 +5,7 @@ use ksan_types::{ErrorCode, S3Error};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
+/// The namespace of S3's documents.
 pub const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
 /// Builds an XML document into one buffer. Element names are trusted; text is escaped.
@@ -19,6 +20,7 @@ impl Default for XmlWriter {
 }
 
 impl XmlWriter {
+    /// A document with the XML declaration.
     pub fn new() -> Self {
         let mut buf = String::with_capacity(512);
         buf.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -35,6 +37,7 @@ impl XmlWriter {
         self
     }
 
+    /// Open an element.
     pub fn open(&mut self, name: &str) -> &mut Self {
         self.buf.push('<');
         self.buf.push_str(name);
@@ -52,6 +55,7 @@ impl XmlWriter {
         self
     }
 
+    /// Close an element.
     pub fn close(&mut self, name: &str) -> &mut Self {
         self.buf.push_str("</");
         self.buf.push_str(name);
@@ -59,17 +63,20 @@ impl XmlWriter {
         self
     }
 
+    /// An element with escaped text.
     pub fn elem(&mut self, name: &str, text: &str) -> &mut Self {
         self.open(name);
         escape_into(&mut self.buf, text);
         self.close(name)
     }
 
+    /// Escaped text.
     pub fn text(&mut self, text: &str) -> &mut Self {
         escape_into(&mut self.buf, text);
         self
     }
 
+    /// An element, if there is text for it.
     pub fn elem_opt(&mut self, name: &str, text: Option<&str>) -> &mut Self {
         if let Some(t) = text {
             self.elem(name, t);
@@ -77,6 +84,7 @@ impl XmlWriter {
         self
     }
 
+    /// An element whose text is a value's Display.
     pub fn elem_display(&mut self, name: &str, value: impl std::fmt::Display) -> &mut Self {
         use std::fmt::Write;
         self.open(name);
@@ -84,6 +92,7 @@ impl XmlWriter {
         self.close(name)
     }
 
+    /// The document.
     pub fn finish(self) -> String {
         self.buf
     }
@@ -111,19 +120,26 @@ pub fn escape_into(out: &mut String, text: &str) {
 /// A parsed XML element tree: small request documents (DeleteObjects, configurations) only.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Element {
+    /// The local name.
     pub name: String,
+    /// The text content, unescaped.
     pub text: String,
+    /// Attributes as written (names with their prefixes).
     pub attrs: Vec<(String, String)>,
+    /// Child elements, in order.
     pub children: Vec<Element>,
 }
 
 impl Element {
+    /// The first child of this name.
     pub fn child(&self, name: &str) -> Option<&Element> {
         self.children.iter().find(|c| c.name == name)
     }
+    /// The children of this name.
     pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
         self.children.iter().filter(move |c| c.name == name)
     }
+    /// The text of the first child of this name.
     pub fn child_text(&self, name: &str) -> Option<&str> {
         self.child(name).map(|c| c.text.as_str())
     }

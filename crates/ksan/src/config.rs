@@ -43,6 +43,10 @@ pub struct ServerArgs {
     /// that started before the change can finish [default: 60]
     #[arg(long, env = "KSAN_GC_GRACE")]
     pub gc_grace: Option<u64>,
+    /// Seconds between passes of the orphan scrubber, which removes blob files a crash left
+    /// unreferenced [default: 3600]
+    #[arg(long, env = "KSAN_SCRUB_INTERVAL")]
+    pub scrub_interval: Option<u64>,
     /// Address or CIDR of a reverse proxy whose X-Forwarded-For is trusted for aws:SourceIp;
     /// repeatable. Without one, X-Forwarded-For is ignored.
     #[arg(long = "trusted-proxy", env = "KSAN_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -64,6 +68,7 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     gc_interval: Option<u64>,
     gc_grace: Option<u64>,
+    scrub_interval: Option<u64>,
     #[serde(default)]
     trusted_proxies: Vec<String>,
 }
@@ -85,6 +90,7 @@ pub struct ServerConfig {
     pub tls: Option<TlsConfig>,
     pub gc_interval: u64,
     pub gc_grace: u64,
+    pub scrub_interval: u64,
     pub trusted_proxies: Vec<(std::net::IpAddr, u8)>,
 }
 
@@ -145,6 +151,7 @@ impl ServerArgs {
             tls,
             gc_interval: self.gc_interval.or(file.gc_interval).unwrap_or(30),
             gc_grace: self.gc_grace.or(file.gc_grace).unwrap_or(60),
+            scrub_interval: self.scrub_interval.or(file.scrub_interval).unwrap_or(3600),
             trusted_proxies,
         })
     }

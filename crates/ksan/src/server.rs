@@ -82,7 +82,10 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
     let gc_period = Duration::from_secs(config.gc_interval.max(1));
     engine.spawn_worker(ksan_engine::workers::GcWorker, gc_period);
     engine.spawn_worker(ksan_engine::workers::CompletedUploadsWorker, gc_period);
-    engine.spawn_worker(ksan_engine::workers::ScrubWorker, Duration::from_secs(3600));
+    engine.spawn_worker(
+        ksan_engine::workers::ScrubWorker,
+        Duration::from_secs(config.scrub_interval.max(1)),
+    );
 
     let api = Arc::new(S3Api::new(
         engine.clone(),

@@ -1310,6 +1310,21 @@ async fn space_of_replaced_and_deleted_objects_is_reclaimed() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert_eq!(blob_bytes(), 0, "replaced and deleted blobs must be unlinked");
+    // The collector's work shows on the admin port.
+    let (status, _, body) = server.admin_raw("GET", "/metrics").await;
+    assert_eq!(status, 200);
+    let metrics = String::from_utf8_lossy(&body).into_owned();
+    let items = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("ksan_worker_items_total{worker=\"gc\"} "))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert!(items.is_some_and(|n| n >= 2), "{metrics}");
+    for worker in ["gc", "completed-uploads", "orphan-scrub"] {
+        assert!(
+            metrics.contains(&format!("ksan_worker_passes_total{{worker=\"{worker}\"}}")),
+            "{worker}: {metrics}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,32 +4,35 @@
 
 use ksan_types::S3Result;
 
-use super::{Pass, Worker};
+use super::{Claimed, QueueJob};
 use crate::Engine;
 use crate::keys::Queue;
-
-/// Items one pass takes.
-const BATCH: usize = 1000;
 
 /// Unlinks blobs whose last reference went away.
 pub struct GcWorker;
 
 #[async_trait::async_trait]
-impl Worker for GcWorker {
-    fn name(&self) -> &'static str {
-        "gc"
+impl QueueJob for GcWorker {
+    const NAME: &'static str = "gc";
+    const QUEUE: Queue = Queue::Gc;
+
+    fn cutoff(&self, engine: &Engine, now_ms: i64) -> i64 {
+        now_ms - engine.config.gc_grace.as_millis() as i64
     }
 
-    async fn work(&self, engine: &Engine) -> S3Result<Pass> {
-        let done = engine.collect_garbage(crate::now_ms(), BATCH).await?;
-        Ok(Pass {
-            done: done as u64,
-            more: done == BATCH,
-        })
-    }
-
-    async fn backlog(&self, engine: &Engine) -> S3Result<u64> {
-        engine.queue_len(Queue::Gc, 100_000).await
+    async fn carry_out(&self, engine: &Engine, items: Vec<Claimed>) -> S3Result<Vec<Vec<u8>>> {
+        let mut done = Vec::with_capacity(items.len());
+        for item in items {
+            match <[u8; 16]>::try_from(item.payload.as_slice()) {
+                Ok(id) => match engine.data.delete(ksan_data::BlobId(id)).await {
+                    Ok(()) => done.push(item.row),
+                    // Left claimed: it comes due again after the lease.
+                    Err(e) => tracing::warn!(error = %e, "gc: could not delete blob"),
+                },
+                Err(_) => done.push(item.row),
+            }
+        }
+        Ok(done)
     }
 }
 
@@ -42,21 +45,6 @@ impl Engine {
     /// Unlink queued blobs whose grace period is over at `now_ms`. Returns how many were
     /// removed.
     pub async fn collect_garbage(&self, now_ms: i64, limit: usize) -> S3Result<usize> {
-        let cutoff = now_ms - self.config.gc_grace.as_millis() as i64;
-        let claimed = self.claim(Queue::Gc, cutoff, limit).await?;
-        let mut done = Vec::with_capacity(claimed.len());
-        for item in claimed {
-            match <[u8; 16]>::try_from(item.payload.as_slice()) {
-                Ok(id) => match self.data.delete(ksan_data::BlobId(id)).await {
-                    Ok(()) => done.push(item.row),
-                    // Left claimed: it comes due again after the lease.
-                    Err(e) => tracing::warn!(error = %e, "gc: could not delete blob"),
-                },
-                Err(_) => done.push(item.row),
-            }
-        }
-        let n = done.len();
-        self.finish(done).await?;
-        Ok(n)
+        self.run_queue(&GcWorker, now_ms, limit).await
     }
 }

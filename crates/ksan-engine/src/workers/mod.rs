@@ -111,7 +111,57 @@ pub(crate) struct Claimed {
     pub payload: Vec<u8>,
 }
 
+/// Items one pass of a queue worker takes.
+const QUEUE_BATCH: usize = 1000;
+
+/// A worker that carries out the items of one queue.
+#[async_trait::async_trait]
+pub(crate) trait QueueJob: Send + Sync + 'static {
+    /// The worker's name.
+    const NAME: &'static str;
+    /// Its queue.
+    const QUEUE: Queue;
+    /// Items due at or before this time are taken at `now_ms` (the collector keeps a grace).
+    fn cutoff(&self, _engine: &Engine, now_ms: i64) -> i64 {
+        now_ms
+    }
+    /// Carry out claimed items; return the rows of those done (the rest come due again).
+    async fn carry_out(&self, engine: &Engine, items: Vec<Claimed>) -> S3Result<Vec<Vec<u8>>>;
+}
+
+#[async_trait::async_trait]
+impl<J: QueueJob> Worker for J {
+    fn name(&self) -> &'static str {
+        J::NAME
+    }
+
+    async fn work(&self, engine: &Engine) -> S3Result<Pass> {
+        let done = engine.run_queue(self, now_ms(), QUEUE_BATCH).await?;
+        Ok(Pass {
+            done: done as u64,
+            more: done == QUEUE_BATCH,
+        })
+    }
+
+    async fn backlog(&self, engine: &Engine) -> S3Result<u64> {
+        engine.queue_len(J::QUEUE, 100_000).await
+    }
+}
+
 impl Engine {
+    /// One pass of a queue worker at `now_ms`: claim up to `limit` due items, carry them out,
+    /// finish those done. Returns how many were done.
+    pub(crate) async fn run_queue<J: QueueJob>(&self, job: &J, now_ms: i64, limit: usize) -> S3Result<usize> {
+        let claimed = self.claim(J::QUEUE, job.cutoff(self, now_ms), limit).await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let done = job.carry_out(self, claimed).await?;
+        let n = done.len();
+        self.finish(done).await?;
+        Ok(n)
+    }
+
     /// Claim up to `limit` items of `queue` due at `now_ms`: each moves to `now + LEASE`.
     pub(crate) async fn claim(&self, queue: Queue, now_ms: i64, limit: usize) -> S3Result<Vec<Claimed>> {
         self.write(move |txn| {
@@ -202,5 +252,40 @@ impl Engine {
             Ok(all) => all.values().cloned().collect(),
             Err(_) => Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::engine;
+
+    #[tokio::test]
+    async fn claimed_items_stay_away_for_a_lease_then_come_back() {
+        let (e, _d) = engine();
+        let now = 1_000_000;
+        e.write(move |txn| {
+            Box::pin(async move {
+                enqueue(txn, Queue::Gc, now - 10, b"due")?;
+                enqueue(txn, Queue::Gc, now + 10, b"later")
+            })
+        })
+        .await
+        .unwrap();
+        let claimed = e.claim(Queue::Gc, now, 10).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].payload, b"due");
+        // Claimed: nobody else gets it now, nor the item that is not due yet.
+        assert!(e.claim(Queue::Gc, now, 10).await.unwrap().is_empty());
+        // Its worker died: once the lease is over it comes due again, with the later one.
+        let later = now + LEASE.as_millis() as i64 + 1;
+        let again = e.claim(Queue::Gc, later, 10).await.unwrap();
+        let mut payloads: Vec<&[u8]> = again.iter().map(|c| c.payload.as_slice()).collect();
+        payloads.sort();
+        assert_eq!(payloads, [b"due".as_slice(), b"later".as_slice()]);
+        // Finished items are gone for good.
+        e.finish(again.into_iter().map(|c| c.row).collect()).await.unwrap();
+        assert_eq!(e.queue_len(Queue::Gc, 100).await.unwrap(), 0);
+        assert!(e.claim(Queue::Gc, i64::MAX / 2, 10).await.unwrap().is_empty());
     }
 }

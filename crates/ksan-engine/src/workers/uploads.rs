@@ -2,56 +2,44 @@
 //! so that a repeated call answers as the first did, and queues an item (`Q|completed`) due
 //! when the answer is to be forgotten (a day later by default).
 
+use std::sync::Arc;
+
 use ksan_types::S3Result;
 
-use super::{Pass, Worker};
+use super::{Claimed, QueueJob};
 use crate::keys::Queue;
 use crate::{Engine, store};
-
-const BATCH: usize = 1000;
 
 /// Drops the answers kept for repeated completions once they are due.
 pub struct CompletedUploadsWorker;
 
 #[async_trait::async_trait]
-impl Worker for CompletedUploadsWorker {
-    fn name(&self) -> &'static str {
-        "completed-uploads"
-    }
+impl QueueJob for CompletedUploadsWorker {
+    const NAME: &'static str = "completed-uploads";
+    const QUEUE: Queue = Queue::CompletedUploads;
 
-    async fn work(&self, engine: &Engine) -> S3Result<Pass> {
-        let done = engine.forget_completed_uploads(crate::now_ms(), BATCH).await?;
-        Ok(Pass {
-            done: done as u64,
-            more: done == BATCH,
-        })
-    }
-
-    async fn backlog(&self, engine: &Engine) -> S3Result<u64> {
-        engine.queue_len(Queue::CompletedUploads, 100_000).await
+    async fn carry_out(&self, engine: &Engine, items: Vec<Claimed>) -> S3Result<Vec<Vec<u8>>> {
+        let items = Arc::new(items);
+        let answers = items.clone();
+        engine
+            .write(move |txn| {
+                let answers = answers.clone();
+                Box::pin(async move {
+                    for item in answers.iter() {
+                        store::delete(txn, &item.payload)?;
+                    }
+                    Ok(())
+                })
+            })
+            .await?;
+        Ok(items.iter().map(|i| i.row.clone()).collect())
     }
 }
 
+#[cfg(test)]
 impl Engine {
     /// Forget the completed-upload answers due at `now_ms`. Returns how many were dropped.
     pub(crate) async fn forget_completed_uploads(&self, now_ms: i64, limit: usize) -> S3Result<usize> {
-        let claimed = self.claim(Queue::CompletedUploads, now_ms, limit).await?;
-        let n = claimed.len();
-        if n == 0 {
-            return Ok(0);
-        }
-        let claimed = std::sync::Arc::new(claimed);
-        self.write(move |txn| {
-            let claimed = claimed.clone();
-            Box::pin(async move {
-                for item in claimed.iter() {
-                    store::delete(txn, &item.payload)?;
-                    store::delete(txn, &item.row)?;
-                }
-                Ok(())
-            })
-        })
-        .await?;
-        Ok(n)
+        self.run_queue(&CompletedUploadsWorker, now_ms, limit).await
     }
 }

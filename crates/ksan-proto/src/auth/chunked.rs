@@ -15,6 +15,7 @@ const MAX_CHUNK: usize = 16 * 1024 * 1024;
 const MAX_LINE: usize = 4096;
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
+/// Wrap a body so that what its signature promised is checked while it streams: its SHA-256, or the aws-chunked framing with chunk signatures and trailers.
 pub fn decode_body(
     body: BodyStream,
     check: PayloadCheck,

@@ -25,31 +25,45 @@ pub const MAX_SKEW_SECS: i64 = 15 * 60;
 /// Longest validity of a presigned URL (7 days).
 pub const MAX_PRESIGN_EXPIRES: i64 = 7 * 24 * 3600;
 
+/// What authentication looks at.
 pub struct AuthRequest<'a> {
+    /// The method.
     pub method: &'a http::Method,
     /// The request URI as received: path percent-encoded as sent, raw query.
     pub uri: &'a http::Uri,
+    /// The headers.
     pub headers: &'a HeaderMap,
+    /// The server's clock.
     pub now: OffsetDateTime,
+    /// The region signatures must be scoped to.
     pub region: &'a str,
     /// `/bucket` when the bucket came from the Host header (SigV2 signs it in the resource).
     pub v2_resource_prefix: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a request was signed.
 pub enum SignatureKind {
+    /// Not at all.
     Anonymous,
+    /// SigV2, Authorization header.
     V2Header,
+    /// SigV2, presigned query.
     V2Query,
+    /// SigV4, Authorization header.
     V4Header,
+    /// SigV4, presigned query.
     V4Query,
 }
 
 #[derive(Debug)]
+/// A request whose signature checked out.
 pub struct Authenticated {
     /// None = anonymous.
     pub access_key: Option<String>,
+    /// How it was signed.
     pub kind: SignatureKind,
+    /// What its body must satisfy.
     pub payload: PayloadCheck,
 }
 
@@ -69,10 +83,15 @@ pub enum PayloadCheck {
 /// What chunk signatures chain from.
 #[derive(Debug, Clone)]
 pub struct StreamingContext {
+    /// The signature the first chunk's chains from (the request's).
     pub seed_signature: String,
+    /// The derived signing key.
     pub signing_key: [u8; 32],
+    /// The request's x-amz-date.
     pub amz_date: String,
+    /// The credential scope.
     pub scope: String,
+    /// Signed trailers follow the last chunk.
     pub trailer: bool,
 }
 
@@ -98,6 +117,7 @@ type KeyId = (String, String, String, String);
 const CACHE_LIMIT: usize = 4096;
 
 impl SigningKeyCache {
+    /// An empty cache.
     pub fn new() -> Self {
         Self::default()
     }
@@ -125,6 +145,7 @@ impl SigningKeyCache {
     }
 }
 
+/// Check a request's signature (or that it has none): who sent it, and what its body must satisfy.
 pub async fn authenticate(
     req: &AuthRequest<'_>,
     secrets: &dyn SecretLookup,

@@ -147,6 +147,41 @@ fn v4_round_trip_and_failures() {
     );
 }
 
+/// A store that cannot be read: its failure is the request's (500), not "no such key" (403).
+#[test]
+fn a_failed_secret_lookup_is_an_internal_error() {
+    use futures_util::FutureExt;
+    struct Broken;
+    #[async_trait::async_trait]
+    impl SecretLookup for Broken {
+        async fn secret(&self, _: &str) -> Result<Option<String>, S3Error> {
+            Err(S3Error::new(ErrorCode::InternalError))
+        }
+    }
+    let now = at("20260101T120000Z");
+    let uri: Uri = "/bucket/key".parse().unwrap();
+    let h = signed(&Method::GET, &uri, &[], "UNSIGNED-PAYLOAD", now);
+    let err = authenticate(&req(&Method::GET, &uri, &h, now), &Broken, &SigningKeyCache::new())
+        .now_or_never()
+        .expect("immediate")
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::InternalError);
+    let presigned: Uri = sign::presign_v4(&Method::GET, &uri, "localhost:8080", AK, SK, "us-east-1", now, 60)
+        .parse()
+        .unwrap();
+    let mut host = HeaderMap::new();
+    host.insert("host", HeaderValue::from_static("localhost:8080"));
+    let err = authenticate(
+        &req(&Method::GET, &presigned, &host, now),
+        &Broken,
+        &SigningKeyCache::new(),
+    )
+    .now_or_never()
+    .expect("immediate")
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::InternalError);
+}
+
 #[test]
 fn anonymous_and_garbage() {
     let uri: Uri = "/b/k".parse().unwrap();
