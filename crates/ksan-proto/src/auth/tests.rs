@@ -219,13 +219,47 @@ fn presigned_v4() {
         auth(&Method::GET, &tampered, &h, now).unwrap_err().code,
         ErrorCode::SignatureDoesNotMatch
     );
-    let too_long: Uri = sign::presign_v4(&Method::GET, &uri, "localhost:8080", AK, SK, "us-east-1", now, 604_801)
+}
+
+/// S3 takes X-Amz-Expires from 0 to 604800 (seven days); anything else is a malformed
+/// query (400 AuthorizationQueryParametersError), checked before the signature.
+#[test]
+fn presigned_v4_expiry_range() {
+    let now = at("20260101T120000Z");
+    let uri: Uri = "/bucket/key".parse().unwrap();
+    let mut h = HeaderMap::new();
+    h.insert("host", HeaderValue::from_static("localhost:8080"));
+    let week: Uri = sign::presign_v4(&Method::GET, &uri, "localhost:8080", AK, SK, "us-east-1", now, 604_800)
         .parse()
         .unwrap();
-    assert_eq!(
-        auth(&Method::GET, &too_long, &h, now).unwrap_err().code,
-        ErrorCode::AccessDenied
-    );
+    assert!(auth(&Method::GET, &week, &h, now + time::Duration::days(6)).is_ok());
+    let url = sign::presign_v4(&Method::GET, &uri, "localhost:8080", AK, SK, "us-east-1", now, 60);
+    for (bad, message) in [
+        (
+            "604801",
+            "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds",
+        ),
+        ("99999999999999999999", "X-Amz-Expires should be a number"),
+        ("-7", "X-Amz-Expires must be non-negative"),
+        ("ten", "X-Amz-Expires should be a number"),
+        ("", "X-Amz-Expires should be a number"),
+        ("1.5", "X-Amz-Expires should be a number"),
+    ] {
+        let u: Uri = url
+            .replace("X-Amz-Expires=60", &format!("X-Amz-Expires={bad}"))
+            .parse()
+            .unwrap();
+        let e = auth(&Method::GET, &u, &h, now).unwrap_err();
+        assert_eq!(e.code, ErrorCode::AuthorizationQueryParametersError, "{bad}");
+        assert_eq!(e.code.status(), 400, "{bad}");
+        assert_eq!(e.message, message, "{bad}");
+    }
+    // Zero is in range, and expired as soon as the signing second has passed.
+    let zero: Uri = sign::presign_v4(&Method::GET, &uri, "localhost:8080", AK, SK, "us-east-1", now, 0)
+        .parse()
+        .unwrap();
+    let e = auth(&Method::GET, &zero, &h, now + time::Duration::seconds(1)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::AccessDenied);
 }
 
 #[test]

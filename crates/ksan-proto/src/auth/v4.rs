@@ -274,13 +274,13 @@ pub async fn presigned(
     let expires: i64 = expires
         .parse()
         .map_err(|_| query_error("X-Amz-Expires should be a number"))?;
-    // S3 answers an expiry out of range with 403, as it does an expired URL.
+    // Out of range is a malformed query to S3 (400), unlike an expired URL (403).
     if expires < 0 {
-        return Err(access_denied("X-Amz-Expires must be non-negative"));
+        return Err(query_error("X-Amz-Expires must be non-negative"));
     }
     if expires > MAX_PRESIGN_EXPIRES {
-        return Err(access_denied(
-            "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+        return Err(query_error(
+            "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds",
         ));
     }
     check_scope(&cred, &amz_date, req.region, query_error)?;
