@@ -156,7 +156,7 @@ pub fn content_md5(h: &HeaderMap) -> S3Result<Option<[u8; 16]>> {
 }
 
 /// The flexible checksum a PUT carries: a `x-amz-checksum-*` header with its value, or an
-/// algorithm announced for an aws-chunked trailer.
+/// algorithm announced for an aws-chunked trailer. A value of the wrong form is BadDigest.
 pub fn checksum_request(h: &HeaderMap) -> S3Result<Option<ChecksumRequest>> {
     let mut found: Option<ChecksumRequest> = None;
     for algorithm in ChecksumAlgorithm::ALL {
@@ -165,11 +165,13 @@ pub fn checksum_request(h: &HeaderMap) -> S3Result<Option<ChecksumRequest>> {
                 return Err(S3Error::new(ErrorCode::InvalidRequest)
                     .msg("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."));
             }
+            // A value that is no digest of this algorithm matches no body: S3 answers as
+            // for any other mismatch, and nothing needs reading to know it.
             let decoded = B64.decode(v.trim()).ok();
             if decoded.as_ref().map(Vec::len) != Some(algorithm.digest_len()) {
-                return Err(S3Error::new(ErrorCode::InvalidRequest).msg(format!(
-                    "Value for x-amz-checksum-{} header is invalid.",
-                    algorithm.as_str().to_ascii_lowercase()
+                return Err(S3Error::new(ErrorCode::BadDigest).msg(format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    algorithm.as_str()
                 )));
             }
             found = Some(ChecksumRequest {
@@ -198,6 +200,17 @@ pub fn checksum_request(h: &HeaderMap) -> S3Result<Option<ChecksumRequest>> {
         }
     }
     Ok(None)
+}
+
+/// `x-amz-checksum-algorithm` of CreateMultipartUpload and CopyObject: the algorithm the new
+/// object's checksum is to have.
+pub fn checksum_algorithm(h: &HeaderMap) -> S3Result<Option<ChecksumAlgorithm>> {
+    get(h, "x-amz-checksum-algorithm")
+        .map(|a| {
+            a.parse::<ChecksumAlgorithm>()
+                .map_err(|_| S3Error::new(ErrorCode::InvalidRequest).msg("Checksum algorithm provided is unsupported."))
+        })
+        .transpose()
 }
 
 pub fn write_conditions(h: &HeaderMap) -> WriteConditions {

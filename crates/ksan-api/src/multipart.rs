@@ -21,12 +21,7 @@ impl S3Api {
         let bucket = self.authorized_bucket(ctx).await?;
         headers::refuse_unimplemented(&ctx.headers)?;
         let h = &ctx.headers;
-        let algorithm = match headers::get(h, "x-amz-checksum-algorithm") {
-            None => None,
-            Some(a) => Some(a.parse::<ChecksumAlgorithm>().map_err(|_| {
-                S3Error::new(ErrorCode::InvalidRequest).msg("Checksum algorithm provided is unsupported.")
-            })?),
-        };
+        let algorithm = headers::checksum_algorithm(h)?;
         let checksum_type = headers::get(h, "x-amz-checksum-type")
             .map(ChecksumType::parse)
             .transpose()?;

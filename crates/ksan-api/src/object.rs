@@ -42,7 +42,10 @@ impl S3Api {
             b = b.header("x-amz-version-id", vid.as_str());
         }
         if echo_checksum && let Some(c) = &v.checksum {
-            b = b.header(c.algorithm.header_name(), c.value.as_str());
+            // A single PUT's checksum is always of the whole object.
+            b = b
+                .header(c.algorithm.header_name(), c.value.as_str())
+                .header("x-amz-checksum-type", "FULL_OBJECT");
         }
         b.body(ResponseBody::empty()).map_err(S3Error::internal)
     }
@@ -221,7 +224,14 @@ impl S3Api {
         };
         let v = self
             .engine
-            .copy_object(&source, bucket.name(), ctx.key(), object, headers::write_conditions(h))
+            .copy_object(
+                &source,
+                bucket.name(),
+                ctx.key(),
+                object,
+                headers::write_conditions(h),
+                headers::checksum_algorithm(h)?,
+            )
             .await?;
         copy_result(&v, src.version.map(|_| sv))
     }
@@ -233,7 +243,8 @@ fn copy_result(v: &ObjectVersion, source_version: Option<&ObjectVersion>) -> Han
         .elem("LastModified", &format_iso8601(v.last_modified_ms))
         .elem("ETag", &v.quoted_etag());
     if let Some(c) = &v.checksum {
-        w.elem(c.algorithm.xml_element(), &c.value);
+        w.elem(c.algorithm.xml_element(), &c.value)
+            .elem("ChecksumType", v.checksum_type.map_or("FULL_OBJECT", |t| t.as_str()));
     }
     w.close("CopyObjectResult");
     let mut resp = xml_response(w.finish())?;

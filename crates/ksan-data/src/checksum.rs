@@ -9,6 +9,12 @@ enum Checksummer {
     Crc(crc_fast::Digest, usize),
     Sha1(sha1::Sha1),
     Sha256(sha2::Sha256),
+    Sha512(Box<sha2::Sha512>),
+    /// The MD5 checksum is the ETag's MD5: [`Hashers`] computes it once for both.
+    Md5,
+    Xxh64(Box<xxhash_rust::xxh64::Xxh64>),
+    Xxh3(Box<xxhash_rust::xxh3::Xxh3>),
+    Xxh128(Box<xxhash_rust::xxh3::Xxh3>),
 }
 
 fn crc_algorithm(algo: ChecksumAlgorithm) -> Option<(CrcAlgorithm, usize)> {
@@ -16,16 +22,23 @@ fn crc_algorithm(algo: ChecksumAlgorithm) -> Option<(CrcAlgorithm, usize)> {
         ChecksumAlgorithm::Crc32 => Some((CrcAlgorithm::Crc32IsoHdlc, 4)),
         ChecksumAlgorithm::Crc32c => Some((CrcAlgorithm::Crc32Iscsi, 4)),
         ChecksumAlgorithm::Crc64Nvme => Some((CrcAlgorithm::Crc64Nvme, 8)),
-        ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => None,
+        _ => None,
     }
 }
 
 impl Checksummer {
     fn new(algo: ChecksumAlgorithm) -> Self {
-        match (algo, crc_algorithm(algo)) {
-            (_, Some((crc, width))) => Checksummer::Crc(crc_fast::Digest::new(crc), width),
-            (ChecksumAlgorithm::Sha1, None) => Checksummer::Sha1(sha1::Sha1::new()),
-            (_, None) => Checksummer::Sha256(sha2::Sha256::new()),
+        if let Some((crc, width)) = crc_algorithm(algo) {
+            return Checksummer::Crc(crc_fast::Digest::new(crc), width);
+        }
+        match algo {
+            ChecksumAlgorithm::Sha1 => Checksummer::Sha1(sha1::Sha1::new()),
+            ChecksumAlgorithm::Sha512 => Checksummer::Sha512(Box::default()),
+            ChecksumAlgorithm::Md5 => Checksummer::Md5,
+            ChecksumAlgorithm::Xxhash64 => Checksummer::Xxh64(Box::new(xxhash_rust::xxh64::Xxh64::new(0))),
+            ChecksumAlgorithm::Xxhash3 => Checksummer::Xxh3(Box::default()),
+            ChecksumAlgorithm::Xxhash128 => Checksummer::Xxh128(Box::default()),
+            _ => Checksummer::Sha256(sha2::Sha256::new()),
         }
     }
     fn update(&mut self, data: &[u8]) {
@@ -33,13 +46,23 @@ impl Checksummer {
             Checksummer::Crc(d, _) => d.update(data),
             Checksummer::Sha1(d) => d.update(data),
             Checksummer::Sha256(d) => d.update(data),
+            Checksummer::Sha512(d) => d.update(data),
+            Checksummer::Md5 => {}
+            Checksummer::Xxh64(d) => d.update(data),
+            Checksummer::Xxh3(d) | Checksummer::Xxh128(d) => d.update(data),
         }
     }
-    fn finish(self) -> Vec<u8> {
+    /// The digest; `md5` is the MD5 of the same bytes.
+    fn finish(self, md5: &[u8; 16]) -> Vec<u8> {
         match self {
             Checksummer::Crc(d, width) => crc_bytes(d.finalize(), width),
             Checksummer::Sha1(d) => d.finalize().to_vec(),
             Checksummer::Sha256(d) => d.finalize().to_vec(),
+            Checksummer::Sha512(d) => d.finalize().to_vec(),
+            Checksummer::Md5 => md5.to_vec(),
+            Checksummer::Xxh64(d) => d.digest().to_be_bytes().to_vec(),
+            Checksummer::Xxh3(d) => d.digest().to_be_bytes().to_vec(),
+            Checksummer::Xxh128(d) => d.digest128().to_be_bytes().to_vec(),
         }
     }
 }
@@ -83,22 +106,23 @@ impl Hashers {
 
     /// The digests of everything hashed.
     pub fn finish(self) -> Digests {
+        let md5: [u8; 16] = self.md5.finalize().into();
         Digests {
-            md5: self.md5.finalize().into(),
-            checksums: self.checksums.into_iter().map(|(a, c)| (a, c.finish())).collect(),
+            checksums: self.checksums.into_iter().map(|(a, c)| (a, c.finish(&md5))).collect(),
+            md5,
         }
     }
 }
 
 /// One-shot checksum of a buffer.
 pub fn checksum_of(algo: ChecksumAlgorithm, data: &[u8]) -> Vec<u8> {
-    let mut c = Checksummer::new(algo);
-    c.update(data);
-    c.finish()
+    let mut h = Hashers::new(&[algo]);
+    h.update(data);
+    h.finish().checksums.pop().map(|(_, v)| v).unwrap_or_default()
 }
 
 /// The CRC of A‖B from CRC(A), CRC(B) and len(B) (full-object checksums of multipart
-/// uploads). None for the SHA algorithms, which cannot be combined.
+/// uploads). None for the algorithms that are not CRCs, which cannot be combined.
 pub fn crc_combine(algo: ChecksumAlgorithm, crc1: &[u8], crc2: &[u8], len2: u64) -> Option<Vec<u8>> {
     let (crc, width) = crc_algorithm(algo)?;
     let value = |b: &[u8]| -> Option<u64> {
@@ -147,6 +171,31 @@ mod tests {
             hex::encode(checksum_of(ChecksumAlgorithm::Sha1, b"abc")),
             "a9993e364706816aba3e25717850c26c9cd0d89d"
         );
+        assert_eq!(
+            hex::encode(checksum_of(ChecksumAlgorithm::Sha512, b"abc")),
+            "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a\
+             2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
+        );
+        assert_eq!(
+            hex::encode(checksum_of(ChecksumAlgorithm::Md5, b"abc")),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
+        // xxHash reference values (xxhsum), written big-endian as S3 does.
+        assert_eq!(
+            hex::encode(checksum_of(ChecksumAlgorithm::Xxhash64, data)),
+            "8cb841db40e6ae83"
+        );
+        assert_eq!(
+            hex::encode(checksum_of(ChecksumAlgorithm::Xxhash3, data)),
+            "72dcb18b67a17dff"
+        );
+        assert_eq!(
+            hex::encode(checksum_of(ChecksumAlgorithm::Xxhash128, data)),
+            "33119477ede5dcd5e9716427681d5860"
+        );
+        for a in ChecksumAlgorithm::ALL {
+            assert_eq!(checksum_of(a, data).len(), a.digest_len(), "{a}");
+        }
     }
 
     #[test]

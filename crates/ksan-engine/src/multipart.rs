@@ -248,16 +248,14 @@ impl Engine {
                 return Err(S3Error::new(ErrorCode::InvalidRequest)
                     .msg("The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."));
             }
-            (Some(ChecksumAlgorithm::Crc64Nvme), Some(ChecksumType::Composite)) => {
-                return Err(S3Error::new(ErrorCode::InvalidRequest)
-                    .msg("The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm."));
+            (Some(a), Some(t)) if !a.allows(t) => {
+                return Err(S3Error::new(ErrorCode::InvalidRequest).msg(format!(
+                    "The {} checksum type cannot be used with the {} checksum algorithm.",
+                    t.as_str(),
+                    a.as_str().to_ascii_lowercase()
+                )));
             }
-            (Some(ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256), Some(ChecksumType::FullObject)) => {
-                return Err(S3Error::new(ErrorCode::InvalidRequest)
-                    .msg("The FULL_OBJECT checksum type cannot be used with the sha1 or sha256 checksum algorithm."));
-            }
-            (Some(ChecksumAlgorithm::Crc64Nvme), None) => Some(ChecksumType::FullObject),
-            (Some(_), None) => Some(ChecksumType::Composite),
+            (Some(a), None) => Some(a.default_type()),
             (_, t) => t,
         };
         let upload = UploadRecord {

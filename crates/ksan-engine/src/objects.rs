@@ -408,6 +408,25 @@ impl Engine {
         }
     }
 
+    /// The whole-object checksum of a looked-up version, computed from its bytes.
+    async fn checksum_of_object(
+        &self,
+        handle: &ObjectHandle,
+        algorithm: ChecksumAlgorithm,
+    ) -> S3Result<StoredChecksum> {
+        let mut body = self.read(handle, 0, handle.version.size).await?;
+        let mut hashers = Hashers::new(&[algorithm]);
+        while let Some(chunk) = body.next().await {
+            hashers.update(&chunk?);
+        }
+        let digests = hashers.finish();
+        let value = digests.checksums.first().map(|(_, v)| ksan_data::base64(v));
+        Ok(StoredChecksum {
+            algorithm,
+            value: value.ok_or_else(|| S3Error::internal("no checksum computed"))?,
+        })
+    }
+
     /// DeleteObject: with a version id, remove that version; without, remove the null version
     /// (unversioned bucket) or add a delete marker (versioning enabled or suspended).
     pub async fn delete_object(
@@ -449,7 +468,9 @@ impl Engine {
     }
 
     /// CopyObject: a new version at (bucket, key) with the source's bytes. Blob bytes are not
-    /// copied: the new version references the same blob.
+    /// copied: the new version references the same blob. The copy keeps the source's checksum
+    /// unless `checksum_algorithm` asks for another (or for a whole-object value where the
+    /// source has a composite one): then the source's bytes are read once to compute it.
     pub async fn copy_object(
         &self,
         source: &ObjectHandle,
@@ -457,13 +478,22 @@ impl Engine {
         key: &str,
         object: NewObject,
         conditions: WriteConditions,
+        checksum_algorithm: Option<ChecksumAlgorithm>,
     ) -> S3Result<ObjectVersion> {
         let src = &source.version;
+        let keeps = |a: ChecksumAlgorithm| {
+            src.checksum.as_ref().is_some_and(|c| c.algorithm == a)
+                && src.checksum_type != Some(ksan_types::ChecksumType::Composite)
+        };
+        let (checksum, checksum_type) = match checksum_algorithm {
+            Some(a) if !keeps(a) => (Some(self.checksum_of_object(source, a).await?), None),
+            _ => (src.checksum.clone(), src.checksum_type),
+        };
         let content = Content {
             size: src.size,
             etag: src.etag.clone(),
-            checksum: src.checksum.clone(),
-            checksum_type: src.checksum_type,
+            checksum,
+            checksum_type,
             data: src.data.clone(),
         };
         let version = ObjectVersion::new(key.to_owned(), object, content);
@@ -729,7 +759,7 @@ mod tests {
             owner: "o".into(),
             ..NewObject::default()
         };
-        e.copy_object(&src, "bkt", "dst", obj, WriteConditions::default())
+        e.copy_object(&src, "bkt", "dst", obj, WriteConditions::default(), None)
             .await
             .unwrap();
         e.delete_object("bkt", "src", None, ("o", "o")).await.unwrap();
