@@ -47,13 +47,7 @@ impl S3Api {
             && let Some(manifest) = handle.manifest()
         {
             let parts = parts_of(manifest);
-            let max = match ctx.header("x-amz-max-parts") {
-                Some(m) => m
-                    .parse::<usize>()
-                    .map_err(|_| S3Error::invalid_argument("Invalid max parts", "x-amz-max-parts", m))?
-                    .min(1000),
-                None => max_parts,
-            };
+            let max = max_parts;
             let after: Vec<_> = parts.iter().filter(|p| p.0 > marker).collect();
             let page = &after[..after.len().min(max)];
             let truncated = after.len() > page.len();

@@ -2,8 +2,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use http::HeaderMap;
 use http::response::Builder;
+use http::{HeaderMap, HeaderValue};
 use ksan_engine::ObjectVersion;
 use ksan_engine::objects::{BodyChecks, ChecksumRequest, MAX_PUT_SIZE, WriteConditions};
 use ksan_engine::records::ContentHeaders;
@@ -98,7 +98,8 @@ pub fn user_metadata(h: &HeaderMap) -> S3Result<Vec<(String, String)>> {
     let mut size = 0;
     for (name, value) in h {
         if let Some(n) = name.as_str().strip_prefix("x-amz-meta-") {
-            let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            // Stored as text, decoded from RFC 2047 encoded-words; the limit counts its UTF-8.
+            let v = ksan_proto::header_text::decode(value.as_bytes());
             size += n.len() + v.len();
             out.push((n.to_owned(), v));
         }
@@ -344,8 +345,20 @@ pub fn object_headers(mut b: Builder, v: &ObjectVersion, versioned: bool) -> Bui
             b = b.header(name, value);
         }
     }
+    // Text beyond printable ASCII goes out as an RFC 2047 encoded-word. A name that cannot
+    // be a header name (only a browser form could have given one) is left out and counted
+    // in x-amz-missing-meta, as S3 does.
+    let mut missing = 0;
     for (k, val) in &v.user_meta {
-        b = b.header(format!("x-amz-meta-{k}"), val.as_str());
+        let name = http::HeaderName::from_bytes(format!("x-amz-meta-{k}").as_bytes());
+        let value = HeaderValue::from_str(&ksan_proto::header_text::encode(val));
+        match (name, value) {
+            (Ok(name), Ok(value)) => b = b.header(name, value),
+            _ => missing += 1,
+        }
+    }
+    if missing > 0 {
+        b = b.header("x-amz-missing-meta", missing);
     }
     if let Some(class) = v.storage_class {
         b = b.header("x-amz-storage-class", class.as_str());
@@ -362,6 +375,35 @@ pub fn object_headers(mut b: Builder, v: &ObjectVersion, versioned: bool) -> Bui
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ksan_engine::records::{Content, DataLocation, NewObject};
+
+    #[test]
+    fn user_metadata_out_as_headers() {
+        let object = NewObject {
+            user_meta: vec![
+                ("plain".into(), "ascii".into()),
+                ("utf8".into(), "café".into()),
+                ("bad name".into(), "x".into()),
+                ("ключ".into(), "y".into()),
+            ],
+            ..NewObject::default()
+        };
+        let content = Content {
+            size: 0,
+            etag: String::new(),
+            checksum: None,
+            checksum_type: None,
+            data: DataLocation::Inline,
+        };
+        let v = ObjectVersion::new("k".into(), object, content);
+        let resp = object_headers(http::Response::builder(), &v, false)
+            .body(())
+            .expect("a valid response");
+        let h = resp.headers();
+        assert_eq!(h.get("x-amz-meta-plain").unwrap(), "ascii");
+        assert_eq!(h.get("x-amz-meta-utf8").unwrap(), "=?UTF-8?B?Y2Fmw6k=?=");
+        assert_eq!(h.get("x-amz-missing-meta").unwrap(), "2");
+    }
 
     #[test]
     fn ranges() {

@@ -456,6 +456,18 @@ fn part_number_marker(q: &Query) -> S3Result<u32> {
     }
 }
 
+/// A header holding a non-negative integer (InvalidArgument otherwise).
+fn header_number(headers: &HeaderMap, name: &'static str) -> S3Result<Option<u32>> {
+    let Some(v) = headers.get(name) else {
+        return Ok(None);
+    };
+    let text = v.to_str().unwrap_or("");
+    text.trim()
+        .parse::<u32>()
+        .map(Some)
+        .map_err(|_| S3Error::invalid_argument(format!("Invalid {name} header"), name, text))
+}
+
 /// `response-*` parameters that override headers of a GET.
 const RESPONSE_OVERRIDES: [(&str, http::HeaderName); 6] = [
     ("response-content-type", http::header::CONTENT_TYPE),
@@ -634,10 +646,12 @@ fn object_endpoint(method: &Method, q: &Query, headers: &HeaderMap) -> S3Result<
             } else if has("legal-hold") {
                 GetObjectLegalHold { version: version(q)? }
             } else if has("attributes") {
+                // GetObjectAttributes pages by headers, not by query parameters.
                 GetObjectAttributes {
                     version: version(q)?,
-                    part_number_marker: part_number_marker(q)?,
-                    max_parts: max_keys(q, "max-parts")?,
+                    part_number_marker: header_number(headers, "x-amz-part-number-marker")?.unwrap_or(0) as u32,
+                    max_parts: header_number(headers, "x-amz-max-parts")?
+                        .map_or(MAX_LIST_KEYS, |n| (n as usize).min(MAX_LIST_KEYS)),
                 }
             } else if has("uploadId") {
                 ListParts {
@@ -737,6 +751,29 @@ mod tests {
         let x = r(Method::GET, "localhost", "/b/?list-type=2", &[]);
         assert_eq!(x.endpoint.name(), "ListObjectsV2");
         assert_eq!(x.key, None);
+    }
+
+    #[test]
+    fn object_attributes_page_by_headers() {
+        let attrs = |h: &[(&str, &str)]| try_r(Method::GET, "h", "/b/k?attributes", h).map(|r| r.endpoint);
+        let page = |marker, max| Endpoint::GetObjectAttributes {
+            version: None,
+            part_number_marker: marker,
+            max_parts: max,
+        };
+        assert_eq!(attrs(&[]).unwrap(), page(0, 1000));
+        assert_eq!(
+            attrs(&[("x-amz-max-parts", "1"), ("x-amz-part-number-marker", "3")]).unwrap(),
+            page(3, 1)
+        );
+        assert_eq!(attrs(&[("x-amz-max-parts", "5000")]).unwrap(), page(0, 1000));
+        for bad in [
+            ("x-amz-max-parts", "-1"),
+            ("x-amz-max-parts", "x"),
+            ("x-amz-part-number-marker", "y"),
+        ] {
+            assert_eq!(attrs(&[bad]).unwrap_err().code, ErrorCode::InvalidArgument, "{bad:?}");
+        }
     }
 
     #[test]

@@ -52,6 +52,7 @@ error_codes! {
     AccountProblem => 403, "There is a problem with your AWS account that prevents the operation from completing successfully.";
     AuthorizationHeaderMalformed => 400, "The authorization header is malformed.";
     AuthorizationQueryParametersError => 400, "Error parsing the X-Amz-Credential parameter.";
+    BadRequest => 400, "Bad Request";
     BadDigest => 400, "The Content-MD5 you specified did not match what we received.";
     BucketAlreadyExists => 409, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.";
     BucketAlreadyOwnedByYou => 409, "Your previous request to create the named bucket succeeded and you already own it.";
