@@ -197,6 +197,10 @@ impl S3Api {
             return Err(S3Error::new(ErrorCode::RequestHeaderSectionTooLarge)
                 .with("MaxSizeAllowed", MAX_HEADER_BYTES.to_string()));
         }
+        // RFC 9112 §3.2: an HTTP/1.1 request without Host is a bad request.
+        if parts.version == http::Version::HTTP_11 && !parts.headers.contains_key(http::header::HOST) {
+            return Err(S3Error::new(ErrorCode::InvalidRequest).msg("Missing required header for this request: Host"));
+        }
         let location = router::locate(host_of(&parts), parts.uri.path(), &self.config.domains)?;
         let v2_prefix = location
             .virtual_host

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -247,7 +247,12 @@ impl DataStore for FsDataStore {
                 let id = BlobId::random();
                 let dir = inner.ensure_dir(&id)?;
                 let path = dir.join(id.to_string());
-                match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                {
                     Ok(file) => return Ok((id, path, dir, file)),
                     // 128 random bits do not collide; but never overwrite a blob if they do.
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,

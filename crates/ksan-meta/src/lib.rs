@@ -56,6 +56,9 @@ pub enum MetaError {
     /// A job waited for something other than the store's own reads.
     #[error("metadata job did not complete")]
     Stalled,
+    /// Another process holds the store open.
+    #[error("{0} is already in use by another ksan process (or another program)")]
+    InUse(std::path::PathBuf),
     /// A file-system error.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),

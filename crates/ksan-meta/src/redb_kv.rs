@@ -36,7 +36,10 @@ impl RedbKv {
             Database::builder()
                 .set_cache_size(CACHE_BYTES)
                 .create(path)
-                .map_err(backend)?,
+                .map_err(|e| match e {
+                    redb::DatabaseError::DatabaseAlreadyOpen => MetaError::InUse(path.to_path_buf()),
+                    other => MetaError::Backend(format!("{}: {other}", path.display())),
+                })?,
         );
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(TABLE).map_err(backend)?;

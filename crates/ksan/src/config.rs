@@ -9,7 +9,9 @@ use serde::Deserialize;
 
 #[derive(Debug, Args, Default)]
 pub struct ServerArgs {
-    /// TOML file with any of the settings below (keys as the long flag names, with `_`).
+    /// TOML file with any of the settings below: keys are the long flag names with `_`
+    /// (`admin_listen`, `gc_interval`, ...); the repeatable ones are lists and take the plural
+    /// too (`domain` or `domains`, `trusted_proxy` or `trusted_proxies`).
     #[arg(long, env = "KSAN_CONFIG")]
     pub config: Option<PathBuf>,
     /// Directory for metadata and object data [default: ./data]
@@ -61,7 +63,7 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     admin_listen: Option<SocketAddr>,
     region: Option<String>,
-    #[serde(default)]
+    #[serde(default, alias = "domain")]
     domains: Vec<String>,
     tls_listen: Option<SocketAddr>,
     tls_cert: Option<PathBuf>,
@@ -69,7 +71,7 @@ struct FileConfig {
     gc_interval: Option<u64>,
     gc_grace: Option<u64>,
     scrub_interval: Option<u64>,
-    #[serde(default)]
+    #[serde(default, alias = "trusted_proxy")]
     trusted_proxies: Vec<String>,
 }
 

@@ -12,7 +12,13 @@ mod server;
 mod tls;
 
 #[derive(Parser)]
-#[command(name = "ksan", version, about = "ksan: an S3-compatible object storage server")]
+#[command(
+    name = "ksan",
+    version,
+    about = "ksan: an S3-compatible object storage server",
+    after_help = "Logging: KSAN_LOG takes a tracing filter (default \"info,ksan::access=warn\"; \
+                  \"info\" adds the access log, \"debug\" failed requests). Logs go to stderr."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -60,6 +66,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ksan::access=warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

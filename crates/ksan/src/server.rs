@@ -29,7 +29,7 @@ use crate::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("cannot create data directory {0}: {1}")]
+    #[error("data directory {0}: {1}")]
     DataDir(std::path::PathBuf, std::io::Error),
     #[error("metadata store: {0}")]
     Meta(#[from] ksan_meta::MetaError),
@@ -64,7 +64,7 @@ impl Running {
 
 /// Open the stores, make sure the root user exists, bind every listener, start serving.
 pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) -> Result<Running, ServerError> {
-    std::fs::create_dir_all(&config.data).map_err(|e| ServerError::DataDir(config.data.clone(), e))?;
+    prepare_data_dir(&config.data)?;
     let meta = RedbKv::open(&config.data.join("meta.redb"))?;
     let data = FsDataStore::open(&config.data)?;
     let engine = Engine::new(
@@ -78,6 +78,24 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
     );
     engine.migrate_bucket_configs().await.map_err(ServerError::Root)?;
     engine.ensure_user_indexes().await.map_err(ServerError::Root)?;
+
+    // Every listener is bound before root keys may be generated: a start that cannot listen
+    // must not make keys that nobody is shown.
+    let bind = |addr: SocketAddr| async move {
+        let listener = TcpListener::bind(addr).await.map_err(|e| ServerError::Listen(addr, e))?;
+        let local = listener.local_addr().map_err(|e| ServerError::Listen(addr, e))?;
+        Ok::<_, ServerError>((listener, local))
+    };
+    let (listener, s3_addr) = bind(config.listen).await?;
+    let tls = match &config.tls {
+        Some(tls) => {
+            let acceptor = crate::tls::acceptor(&tls.cert, &tls.key).map_err(ServerError::Tls)?;
+            Some((acceptor, bind(tls.listen).await?))
+        }
+        None => None,
+    };
+    let (admin_listener, admin_addr) = bind(config.admin_listen).await?;
+
     let (root_ak, root_sk, generated) = engine.ensure_root(root_keys).await.map_err(ServerError::Root)?;
     let gc_period = Duration::from_secs(config.gc_interval.max(1));
     engine.spawn_worker(ksan_engine::workers::GcWorker, gc_period);
@@ -97,22 +115,10 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
     ));
     let metrics = Arc::new(Metrics::default());
     let mut tasks = Vec::new();
-
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| ServerError::Listen(config.listen, e))?;
-    let s3_addr = listener
-        .local_addr()
-        .map_err(|e| ServerError::Listen(config.listen, e))?;
     tasks.push(tokio::spawn(serve_s3(listener, None, api.clone(), metrics.clone())));
-
     let mut tls_addr = None;
-    if let Some(tls) = &config.tls {
-        let acceptor = crate::tls::acceptor(&tls.cert, &tls.key).map_err(ServerError::Tls)?;
-        let listener = TcpListener::bind(tls.listen)
-            .await
-            .map_err(|e| ServerError::Listen(tls.listen, e))?;
-        tls_addr = Some(listener.local_addr().map_err(|e| ServerError::Listen(tls.listen, e))?);
+    if let Some((acceptor, (listener, addr))) = tls {
+        tls_addr = Some(addr);
         tasks.push(tokio::spawn(serve_s3(
             listener,
             Some(acceptor),
@@ -120,13 +126,6 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
             metrics.clone(),
         )));
     }
-
-    let admin_listener = TcpListener::bind(config.admin_listen)
-        .await
-        .map_err(|e| ServerError::Listen(config.admin_listen, e))?;
-    let admin_addr = admin_listener
-        .local_addr()
-        .map_err(|e| ServerError::Listen(config.admin_listen, e))?;
     let admin = Arc::new(Admin::new(engine, config.region.clone(), metrics));
     tasks.push(tokio::spawn(crate::admin::serve(admin_listener, admin)));
 
@@ -139,6 +138,39 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
         root_generated: generated,
         tasks,
     })
+}
+
+/// Make the data directory private: the directory 0700, the metadata file (which holds the
+/// secret keys) 0600, created so before any byte goes into it; an existing installation is
+/// tightened the same way.
+fn prepare_data_dir(dir: &std::path::Path) -> Result<(), ServerError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let err = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |e| ServerError::DataDir(path, e)
+    };
+    if dir.exists() && !dir.is_dir() {
+        return Err(ServerError::DataDir(
+            dir.to_path_buf(),
+            std::io::Error::other("the data dir is a file, not a directory"),
+        ));
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(err(dir))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err(dir))?;
+    let meta = dir.join("meta.redb");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&meta)
+        .map_err(err(&meta))?;
+    std::fs::set_permissions(&meta, std::fs::Permissions::from_mode(0o600)).map_err(err(&meta))?;
+    Ok(())
 }
 
 /// The request body as the stream the API layer consumes. A broken connection mid-body is an
@@ -244,7 +276,7 @@ async fn serve_s3(
                         target: "ksan::access",
                         remote = %conn.remote,
                         %method,
-                        uri = %uri,
+                        uri = %ksan_proto::auth::redacted_uri(&uri),
                         status = resp.status().as_u16(),
                         micros = started.elapsed().as_micros() as u64,
                         request_id = resp.headers().get("x-amz-request-id").and_then(|v| v.to_str().ok()).unwrap_or(""),

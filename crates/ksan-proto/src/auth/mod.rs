@@ -180,6 +180,41 @@ pub async fn authenticate(
     }
 }
 
+/// Query parameters whose values are secrets or proofs: signatures, session tokens, SSE-C
+/// keys. Logs show them as `REDACTED`.
+const SECRET_PARAMS: [&str; 5] = [
+    "x-amz-signature",
+    "signature",
+    "x-amz-security-token",
+    "x-amz-server-side-encryption-customer-key",
+    "x-amz-copy-source-server-side-encryption-customer-key",
+];
+
+/// A request URI fit for a log: the path and query as received, with the value of every
+/// secret parameter replaced by `REDACTED`.
+pub fn redacted_uri(uri: &http::Uri) -> String {
+    let Some(query) = uri.query() else {
+        return uri.to_string();
+    };
+    let mut out = String::with_capacity(uri.path().len() + query.len() + 1);
+    out.push_str(uri.path());
+    out.push('?');
+    for (i, pair) in query.split('&').enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+        let decoded = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+        if SECRET_PARAMS.iter().any(|s| decoded.eq_ignore_ascii_case(s)) {
+            out.push_str(name);
+            out.push_str("=REDACTED");
+        } else {
+            out.push_str(pair);
+        }
+    }
+    out
+}
+
 /// Query parameters of a SigV4 presigned URL that stand for request headers (`x-amz-acl=...`,
 /// `x-amz-storage-class=...`, ...): the canonical query string covers them, so S3 honours them
 /// as if they had been sent as signed headers. The authentication parameters are not among them.

@@ -435,3 +435,17 @@ async fn sha256_payload_is_checked() {
     .await;
     assert_eq!(err.unwrap().code, ErrorCode::XAmzContentSHA256Mismatch);
 }
+
+#[test]
+fn logged_uris_hide_secrets() {
+    let uri: Uri = "/b/k?X-Amz-Credential=AK%2F20260101&X-Amz-Signature=abcdef&x-id=GetObject&Signature=zz%3D&X-Amz-Security-Token=tok&x-amz-server-side-encryption-customer-key=a2V5&flag"
+        .parse()
+        .unwrap();
+    let logged = redacted_uri(&uri);
+    assert_eq!(
+        logged,
+        "/b/k?X-Amz-Credential=AK%2F20260101&X-Amz-Signature=REDACTED&x-id=GetObject&Signature=REDACTED&X-Amz-Security-Token=REDACTED&x-amz-server-side-encryption-customer-key=REDACTED&flag"
+    );
+    let plain: Uri = "/b/k".parse().unwrap();
+    assert_eq!(redacted_uri(&plain), "/b/k");
+}
