@@ -183,21 +183,13 @@ impl Drop for FsBlobWriter {
         if self.done {
             return;
         }
-        // An unfinished blob is never referenced: remove it, without blocking the runtime.
-        let path = std::mem::take(&mut self.path);
-        let in_flight = self.in_flight.take();
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn(async move {
-                    if let Some(t) = in_flight {
-                        let _ = t.await;
-                    }
-                    let _ = tokio::task::spawn_blocking(move || std::fs::remove_file(path)).await;
-                });
-            }
-            Err(_) => {
-                let _ = std::fs::remove_file(path);
-            }
+        // An unfinished blob is never referenced: unlink it now (a write still in flight on
+        // the blocking pool goes to the unlinked file). Done here rather than in a task, so
+        // that a writer dropped as the process stops leaves nothing behind.
+        if let Err(e) = std::fs::remove_file(&self.path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %self.path.display(), error = %e, "could not remove an unfinished blob");
         }
     }
 }

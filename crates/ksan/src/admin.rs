@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
+use crate::conn::{Activity, Budget, Lifecycle, Limits, Tracked};
 use crate::metrics::Metrics;
 
 pub struct Admin {
@@ -196,22 +197,46 @@ fn info(u: ksan_engine::UserRecord) -> UserInfo {
     }
 }
 
-pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
+/// Accept admin connections until the server drains, under the admin port's own budget (a
+/// flood on the S3 port cannot make `/health` unreachable).
+pub async fn serve(listener: TcpListener, admin: Arc<Admin>, budget: Budget, limits: Limits, life: Lifecycle) {
+    let mut draining = life.draining();
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = draining.changed() => return,
         };
         let _ = stream.set_nodelay(true);
-        let admin = admin.clone();
-        tokio::spawn(async move {
+        let Some(permit) = budget.try_take() else {
+            tokio::spawn(crate::conn::refuse(stream));
+            continue;
+        };
+        let (admin, life2) = (admin.clone(), life.clone());
+        life.spawn(async move {
+            let _permit = permit;
+            let activity = Activity::new();
+            let act = activity.clone();
             let service = service_fn(move |req| {
-                let admin = admin.clone();
-                async move { Ok::<_, Infallible>(admin.handle(req).await) }
+                let (admin, act) = (admin.clone(), act.clone());
+                async move {
+                    let _in_flight = act.begin();
+                    Ok::<_, Infallible>(admin.handle(req).await)
+                }
             });
-            let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .header_read_timeout(limits.header_timeout)
+                .timer(hyper_util::rt::TokioTimer::new());
+            let served = builder.serve_connection(TokioIo::new(Tracked::new(stream, activity.clone())), service);
+            tokio::pin!(served);
+            crate::conn::drive(served.as_mut(), |c| c.graceful_shutdown(), &activity, &limits, &life2).await;
         });
     }
 }

@@ -49,6 +49,30 @@ pub struct ServerArgs {
     /// unreferenced [default: 3600]
     #[arg(long, env = "KSAN_SCRUB_INTERVAL")]
     pub scrub_interval: Option<u64>,
+    /// Connections the S3 port serves at once (plain and TLS together); more are answered
+    /// 503 SlowDown [default: 4096]
+    #[arg(long, env = "KSAN_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Connections the admin port serves at once, apart from the S3 port's [default: 64]
+    #[arg(long, env = "KSAN_ADMIN_MAX_CONNECTIONS")]
+    pub admin_max_connections: Option<usize>,
+    /// Seconds a client has to send a request's headers [default: 30]
+    #[arg(long, env = "KSAN_HEADER_TIMEOUT")]
+    pub header_timeout: Option<u64>,
+    /// Seconds a connection may sit with no request and no traffic before it is closed
+    /// [default: 60]
+    #[arg(long, env = "KSAN_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<u64>,
+    /// A request body must bring at least --body-min-bytes in every this many seconds, or the
+    /// request fails with RequestTimeout [default: 60]
+    #[arg(long, env = "KSAN_BODY_TIMEOUT")]
+    pub body_timeout: Option<u64>,
+    /// See --body-timeout [default: 16384]
+    #[arg(long, env = "KSAN_BODY_MIN_BYTES")]
+    pub body_min_bytes: Option<u64>,
+    /// Seconds that requests in flight get to finish on SIGTERM / Ctrl-C [default: 30]
+    #[arg(long, env = "KSAN_SHUTDOWN_TIMEOUT")]
+    pub shutdown_timeout: Option<u64>,
     /// Address or CIDR of a reverse proxy whose X-Forwarded-For is trusted for aws:SourceIp;
     /// repeatable. Without one, X-Forwarded-For is ignored.
     #[arg(long = "trusted-proxy", env = "KSAN_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -71,6 +95,13 @@ struct FileConfig {
     gc_interval: Option<u64>,
     gc_grace: Option<u64>,
     scrub_interval: Option<u64>,
+    max_connections: Option<usize>,
+    admin_max_connections: Option<usize>,
+    header_timeout: Option<u64>,
+    idle_timeout: Option<u64>,
+    body_timeout: Option<u64>,
+    body_min_bytes: Option<u64>,
+    shutdown_timeout: Option<u64>,
     #[serde(default, alias = "trusted_proxy")]
     trusted_proxies: Vec<String>,
 }
@@ -94,6 +125,9 @@ pub struct ServerConfig {
     pub gc_grace: u64,
     pub scrub_interval: u64,
     pub trusted_proxies: Vec<(std::net::IpAddr, u8)>,
+    pub limits: crate::conn::Limits,
+    pub admin_max_connections: usize,
+    pub shutdown_timeout: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +140,10 @@ pub enum ConfigError {
     TlsIncomplete,
     #[error("--trusted-proxy {0}: expected an IP address or CIDR")]
     BadProxy(String),
+}
+
+fn secs(n: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(n.max(1))
 }
 
 impl ServerArgs {
@@ -155,6 +193,15 @@ impl ServerArgs {
             gc_grace: self.gc_grace.or(file.gc_grace).unwrap_or(60),
             scrub_interval: self.scrub_interval.or(file.scrub_interval).unwrap_or(3600),
             trusted_proxies,
+            limits: crate::conn::Limits {
+                max_connections: self.max_connections.or(file.max_connections).unwrap_or(4096),
+                header_timeout: secs(self.header_timeout.or(file.header_timeout).unwrap_or(30)),
+                idle_timeout: secs(self.idle_timeout.or(file.idle_timeout).unwrap_or(60)),
+                body_timeout: secs(self.body_timeout.or(file.body_timeout).unwrap_or(60)),
+                body_min_bytes: self.body_min_bytes.or(file.body_min_bytes).unwrap_or(16 * 1024),
+            },
+            admin_max_connections: self.admin_max_connections.or(file.admin_max_connections).unwrap_or(64),
+            shutdown_timeout: secs(self.shutdown_timeout.or(file.shutdown_timeout).unwrap_or(30)),
         })
     }
 }

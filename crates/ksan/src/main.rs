@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod admin;
 mod client;
 mod config;
+mod conn;
 mod metrics;
 mod server;
 mod tls;
@@ -30,7 +31,7 @@ enum Command {
     ///
     /// Root credentials come from KSAN_ROOT_ACCESS_KEY / KSAN_ROOT_SECRET_KEY; without them,
     /// the first start generates a pair, stores it, and prints it once.
-    Server(config::ServerArgs),
+    Server(Box<config::ServerArgs>),
     /// Manage users through a running server's admin API (signed with root credentials).
     User {
         #[command(subcommand)]
@@ -59,6 +60,31 @@ enum UserCommand {
     Delete { name: String },
 }
 
+/// Raise the soft limit on open files to the hard limit: every connection and every blob
+/// read takes a descriptor, and distributions' default soft limit (1024) is easily reached.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            let wanted = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) != 0 {
+                tracing::warn!(
+                    soft = lim.rlim_cur,
+                    hard = lim.rlim_max,
+                    "could not raise the open-file limit"
+                );
+            }
+        }
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -69,6 +95,9 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Server(_)) {
+        raise_fd_limit();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -78,7 +107,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Server(args) => run_server(args).await,
+            Command::Server(args) => run_server(*args).await,
             Command::User { command, admin } => run_user(command, admin).await,
         }
     });
@@ -115,8 +144,18 @@ async fn run_server(args: config::ServerArgs) -> Result<(), Box<dyn std::error::
     println!("ksan admin on http://{}", running.admin_addr);
     tracing::info!(data = %config.data.display(), region = %config.region, "serving");
     shutdown_signal().await;
-    tracing::info!("shutting down");
-    running.stop();
+    tracing::info!(
+        drain_secs = config.shutdown_timeout.as_secs(),
+        "shutting down: finishing requests in flight"
+    );
+    let cut = running.stop(config.shutdown_timeout).await;
+    if cut > 0 {
+        tracing::warn!(
+            connections = cut,
+            "cut off connections still busy after the drain timeout"
+        );
+    }
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -25,6 +25,7 @@ use tokio::net::TcpListener;
 
 use crate::admin::Admin;
 use crate::config::ServerConfig;
+use crate::conn::{Activity, Budget, Lifecycle, Limits, Paced, Tracked};
 use crate::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
@@ -52,13 +53,18 @@ pub struct Running {
     pub root_secret_key: String,
     pub root_generated: bool,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    life: Lifecycle,
 }
 
 impl Running {
-    pub fn stop(self) {
+    /// Stop accepting, let requests in flight finish for up to `drain`, drop what is left.
+    /// Returns the number of connections that were cut off.
+    pub async fn stop(self, drain: Duration) -> usize {
+        let cut = self.life.shutdown(drain).await;
         for t in self.tasks {
             t.abort();
         }
+        cut
     }
 }
 
@@ -82,7 +88,9 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
     // Every listener is bound before root keys may be generated: a start that cannot listen
     // must not make keys that nobody is shown.
     let bind = |addr: SocketAddr| async move {
-        let listener = TcpListener::bind(addr).await.map_err(|e| ServerError::Listen(addr, e))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| ServerError::Listen(addr, e))?;
         let local = listener.local_addr().map_err(|e| ServerError::Listen(addr, e))?;
         Ok::<_, ServerError>((listener, local))
     };
@@ -114,20 +122,36 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
         },
     ));
     let metrics = Arc::new(Metrics::default());
-    let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(serve_s3(listener, None, api.clone(), metrics.clone())));
+    let life = Lifecycle::default();
+    let limits = config.limits;
+    let s3 = S3Listener {
+        api: api.clone(),
+        metrics: metrics.clone(),
+        tls: None,
+        limits,
+        // The plain and TLS listeners share one budget.
+        budget: Budget::new(limits.max_connections),
+        life: life.clone(),
+    };
+    let mut tasks = vec![tokio::spawn(serve_s3(listener, s3.clone()))];
     let mut tls_addr = None;
     if let Some((acceptor, (listener, addr))) = tls {
         tls_addr = Some(addr);
-        tasks.push(tokio::spawn(serve_s3(
-            listener,
-            Some(acceptor),
-            api.clone(),
-            metrics.clone(),
-        )));
+        let l = S3Listener {
+            tls: Some(acceptor),
+            ..s3.clone()
+        };
+        tasks.push(tokio::spawn(serve_s3(listener, l)));
     }
     let admin = Arc::new(Admin::new(engine, config.region.clone(), metrics));
-    tasks.push(tokio::spawn(crate::admin::serve(admin_listener, admin)));
+    let admin_budget = Budget::new(config.admin_max_connections);
+    tasks.push(tokio::spawn(crate::admin::serve(
+        admin_listener,
+        admin,
+        admin_budget,
+        limits,
+        life.clone(),
+    )));
 
     Ok(Running {
         s3_addr,
@@ -137,6 +161,7 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
         root_secret_key: root_sk,
         root_generated: generated,
         tasks,
+        life,
     })
 }
 
@@ -174,16 +199,18 @@ fn prepare_data_dir(dir: &std::path::Path) -> Result<(), ServerError> {
 }
 
 /// The request body as the stream the API layer consumes. A broken connection mid-body is an
-/// IncompleteBody: nothing partial is ever stored. `polled` is set once the body is first asked
-/// for (which is when hyper sends `100 Continue`).
-pub fn body_stream(body: Incoming, polled: Option<Arc<AtomicBool>>) -> BodyStream {
+/// IncompleteBody, one slower than the limits' pace a RequestTimeout: nothing partial is ever
+/// stored. `polled` is set once the body is first asked for (which is when hyper sends
+/// `100 Continue`).
+pub fn body_stream(body: Incoming, polled: Option<Arc<AtomicBool>>, limits: &Limits) -> BodyStream {
     let stream = body
         .into_data_stream()
         .map_err(|_| S3Error::new(ErrorCode::IncompleteBody));
+    let paced = Paced::new(stream, limits.body_timeout, limits.body_min_bytes);
     match polled {
-        None => Box::pin(stream),
+        None => Box::pin(paced),
         Some(flag) => {
-            let mut stream = Box::pin(stream);
+            let mut stream = Box::pin(paced);
             Box::pin(futures_util::stream::poll_fn(move |cx| {
                 flag.store(true, Ordering::Relaxed);
                 stream.as_mut().poll_next(cx)
@@ -229,82 +256,108 @@ impl ExpectContinue {
     }
 }
 
-async fn serve_s3(
-    listener: TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+/// Everything a listener's connections share.
+#[derive(Clone)]
+struct S3Listener {
     api: Arc<S3Api>,
     metrics: Arc<Metrics>,
-) {
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    limits: Limits,
+    budget: Budget,
+    life: Lifecycle,
+}
+
+/// Accept until the server drains. Each connection runs under the listener's budget.
+async fn serve_s3(listener: TcpListener, l: S3Listener) {
+    let mut draining = l.life.draining();
     loop {
-        let (stream, remote) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
+        let (stream, remote) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = draining.changed() => return,
         };
         // Small responses must not wait for Nagle (40 ms stalls on small GETs otherwise).
         let _ = stream.set_nodelay(true);
-        let api = api.clone();
-        let metrics = metrics.clone();
-        let tls = tls.clone();
-        tokio::spawn(async move {
+        let Some(permit) = l.budget.try_take() else {
+            tokio::spawn(crate::conn::refuse(stream));
+            continue;
+        };
+        let l = l.clone();
+        l.life.clone().spawn(async move {
+            let _permit = permit;
             let conn = ConnInfo {
                 remote,
-                tls: tls.is_some(),
+                tls: l.tls.is_some(),
             };
-            let service = service_fn(move |req: Request<Incoming>| {
-                let api = api.clone();
-                let metrics = metrics.clone();
-                async move {
-                    let started = Instant::now();
-                    let method = req.method().clone();
-                    let uri = req.uri().clone();
-                    let (parts, body) = req.into_parts();
-                    let expect = ExpectContinue::of(&parts);
-                    let polled = Arc::new(AtomicBool::new(false));
-                    let watch = expect.map(|_| polled.clone());
-                    let req = Request::from_parts(parts, body_stream(body, watch));
-                    let mut resp = api.handle(req, conn).await;
-                    if expect.is_some_and(|e| e.must_close(polled.load(Ordering::Relaxed))) {
-                        resp.headers_mut()
-                            .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+            let activity = Activity::new();
+            match l.tls.clone() {
+                None => serve_conn(Tracked::new(stream, activity.clone()), conn, &l, &activity).await,
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout(l.limits.header_timeout, acceptor.accept(stream)).await;
+                    match handshake {
+                        Ok(Ok(s)) => serve_conn(Tracked::new(s, activity.clone()), conn, &l, &activity).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
                     }
-                    metrics.record(resp.status().as_u16());
-                    tracing::info!(
-                        target: "ksan::access",
-                        remote = %conn.remote,
-                        %method,
-                        uri = %ksan_proto::auth::redacted_uri(&uri),
-                        status = resp.status().as_u16(),
-                        micros = started.elapsed().as_micros() as u64,
-                        request_id = resp.headers().get("x-amz-request-id").and_then(|v| v.to_str().ok()).unwrap_or(""),
-                    );
-                    Ok::<Response<ResponseBody>, Infallible>(resp)
                 }
-            });
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .max_buf_size(256 * 1024)
-                .header_read_timeout(Duration::from_secs(60))
-                .timer(hyper_util::rt::TokioTimer::new());
-            let result = match tls {
-                None => builder.serve_connection(TokioIo::new(stream), service).await,
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(s) => builder.serve_connection(TokioIo::new(s), service).await,
-                    Err(e) => {
-                        tracing::debug!(error = %e, "TLS handshake failed");
-                        return;
-                    }
-                },
-            };
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "connection ended with an error");
             }
         });
     }
+}
+
+/// One client connection: HTTP/1.1 or HTTP/2, until it ends, idles out or the server stops.
+async fn serve_conn<T>(io: T, conn: ConnInfo, l: &S3Listener, activity: &Arc<Activity>)
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (api, metrics, limits, act) = (l.api.clone(), l.metrics.clone(), l.limits, activity.clone());
+    let service = service_fn(move |req: Request<Incoming>| {
+        let (api, metrics, act) = (api.clone(), metrics.clone(), act.clone());
+        async move {
+            let _in_flight = act.begin();
+            let started = Instant::now();
+            let method = req.method().clone();
+            let uri = req.uri().clone();
+            let (parts, body) = req.into_parts();
+            let expect = ExpectContinue::of(&parts);
+            let polled = Arc::new(AtomicBool::new(false));
+            let watch = expect.map(|_| polled.clone());
+            let req = Request::from_parts(parts, body_stream(body, watch, &limits));
+            let mut resp = api.handle(req, conn).await;
+            if expect.is_some_and(|e| e.must_close(polled.load(Ordering::Relaxed))) {
+                resp.headers_mut()
+                    .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+            }
+            metrics.record(resp.status().as_u16());
+            tracing::info!(
+                target: "ksan::access",
+                remote = %conn.remote,
+                %method,
+                uri = %ksan_proto::auth::redacted_uri(&uri),
+                status = resp.status().as_u16(),
+                micros = started.elapsed().as_micros() as u64,
+                request_id = resp.headers().get("x-amz-request-id").and_then(|v| v.to_str().ok()).unwrap_or(""),
+            );
+            Ok::<Response<ResponseBody>, Infallible>(resp)
+        }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .max_buf_size(256 * 1024)
+        // A client may send its whole request and shut its side: it still gets the answer.
+        .half_close(true)
+        .header_read_timeout(limits.header_timeout)
+        .timer(hyper_util::rt::TokioTimer::new());
+    let served = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(served);
+    crate::conn::drive(served.as_mut(), |c| c.graceful_shutdown(), activity, &limits, &l.life).await;
 }
 
 /// Collect a small body (admin API requests).

@@ -3,101 +3,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{REGION, ROOT_AK, ROOT_SK};
+use common::{Proc, REGION, ROOT_AK, ROOT_SK};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A ksan process whose stdout and stderr are collected.
-struct Proc {
-    child: Child,
-    out: Arc<Mutex<String>>,
-    err: Arc<Mutex<String>>,
-}
-
-fn collect(r: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines().map_while(Result::ok) {
-            if let Ok(mut s) = into.lock() {
-                s.push_str(&line);
-                s.push('\n');
-            }
-        }
-    });
-}
-
-impl Proc {
-    fn spawn(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ksan"));
-        cmd.arg("server").arg("--data").arg(data);
-        cmd.args(args);
-        cmd.env_remove("KSAN_ROOT_ACCESS_KEY").env_remove("KSAN_ROOT_SECRET_KEY");
-        cmd.env("KSAN_LOG", "warn");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ksan");
-        let (out, err) = (Arc::default(), Arc::default());
-        collect(child.stdout.take().expect("stdout"), Arc::clone(&out));
-        collect(child.stderr.take().expect("stderr"), Arc::clone(&err));
-        Proc { child, out, err }
-    }
-
-    fn stdout(&self) -> String {
-        self.out.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    fn stderr(&self) -> String {
-        self.err.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    /// Wait for a line starting with `prefix` on stdout; the rest of it.
-    fn wait_for(&self, prefix: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Some(rest) = self.stdout().lines().find_map(|l| l.strip_prefix(prefix)) {
-                return rest.trim().to_owned();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("no {prefix:?} line; stdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
-    }
-
-    fn s3(&self) -> String {
-        self.wait_for("ksan S3 endpoint on http://")
-    }
-
-    /// Wait for the process to end on its own; its exit status.
-    fn exit(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                // let the reader threads drain what is left
-                std::thread::sleep(Duration::from_millis(100));
-                return status;
-            }
-            assert!(Instant::now() < deadline, "ksan did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).expect("stat").permissions().mode() & 0o777
@@ -155,7 +67,11 @@ async fn data_files_are_private() {
     // An older installation left things world-readable: the start tightens them.
     std::fs::create_dir_all(&data).unwrap();
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let p = Proc::spawn(&data, &["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"], &ENV_KEYS);
+    let p = Proc::spawn(
+        &data,
+        &["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"],
+        &ENV_KEYS,
+    );
     let s3 = p.s3();
     let body = vec![7u8; 100_000];
     let (status, _, _) = common::raw_to(&s3, "PUT", "/priv", &sign(&s3, "PUT", "/priv", &[], b""), vec![]).await;
@@ -176,7 +92,11 @@ async fn logs_never_hold_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let env = [ENV_KEYS[0], ENV_KEYS[1], ("KSAN_LOG", "trace")];
-    let p = Proc::spawn(&data, &["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"], &env);
+    let p = Proc::spawn(
+        &data,
+        &["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"],
+        &env,
+    );
     let s3 = p.s3();
     let h = sign(&s3, "PUT", "/logs", &[], b"");
     let auth = h.get(http::header::AUTHORIZATION).unwrap().to_str().unwrap().to_owned();
@@ -196,7 +116,14 @@ async fn logs_never_hold_secrets() {
         ("x-amz-server-side-encryption-customer-key", key),
         ("x-amz-server-side-encryption-customer-key-md5", "bm9wZQ=="),
     ];
-    let _ = common::raw_to(&s3, "PUT", "/logs/c", &sign(&s3, "PUT", "/logs/c", &sse, b"x"), b"x".to_vec()).await;
+    let _ = common::raw_to(
+        &s3,
+        "PUT",
+        "/logs/c",
+        &sign(&s3, "PUT", "/logs/c", &sse, b"x"),
+        b"x".to_vec(),
+    )
+    .await;
     let _ = common::raw_to(
         &s3,
         "GET",
@@ -224,17 +151,29 @@ async fn root_keys_are_made_and_shown_once_the_server_listens() {
     let mut first = Proc::spawn(&data, &["--listen", &port, "--admin-listen", "127.0.0.1:0"], &[]);
     assert!(!first.exit().success());
     assert!(!first.stdout().contains("KSAN_ROOT_SECRET_KEY"), "{}", first.stdout());
-    assert!(first.stderr().contains(&port), "the error names the address: {}", first.stderr());
+    assert!(
+        first.stderr().contains(&port),
+        "the error names the address: {}",
+        first.stderr()
+    );
     drop(taken);
     // The next start makes them and prints them.
-    let second = Proc::spawn(&data, &["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"], &[]);
+    let second = Proc::spawn(
+        &data,
+        &["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"],
+        &[],
+    );
     let ak = second.wait_for("  KSAN_ROOT_ACCESS_KEY=");
     let sk = second.wait_for("  KSAN_ROOT_SECRET_KEY=");
     let s3 = second.s3();
     assert!(ak.len() >= 16 && sk.len() >= 32);
     drop(second);
     // Later starts keep them and do not print the secret again.
-    let third = Proc::spawn(&data, &["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"], &[]);
+    let third = Proc::spawn(
+        &data,
+        &["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"],
+        &[],
+    );
     let _ = third.s3();
     assert!(!third.stdout().contains(&sk));
     let _ = s3;
@@ -246,15 +185,30 @@ async fn start_errors_name_what_failed() {
     // The data dir is a file.
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, b"x").unwrap();
-    let mut p = Proc::spawn(&file, &["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"], &ENV_KEYS);
+    let mut p = Proc::spawn(
+        &file,
+        &["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"],
+        &ENV_KEYS,
+    );
     assert!(!p.exit().success());
     let err = p.stderr();
-    assert!(err.contains(&file.display().to_string()) && err.contains("is a file"), "{err}");
+    assert!(
+        err.contains(&file.display().to_string()) && err.contains("is a file"),
+        "{err}"
+    );
     // Another ksan already serves the data dir.
     let data = dir.path().join("data");
-    let running = Proc::spawn(&data, &["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"], &ENV_KEYS);
+    let running = Proc::spawn(
+        &data,
+        &["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"],
+        &ENV_KEYS,
+    );
     let _ = running.s3();
-    let mut second = Proc::spawn(&data, &["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"], &ENV_KEYS);
+    let mut second = Proc::spawn(
+        &data,
+        &["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"],
+        &ENV_KEYS,
+    );
     assert!(!second.exit().success());
     let err = second.stderr();
     assert!(
@@ -289,7 +243,11 @@ async fn start_errors_name_what_failed() {
         let (status, _, body) = common::raw_to(&s3, "PUT", "/", &h, vec![]).await;
         assert_eq!(status, StatusCode::OK, "{key}: {}", String::from_utf8_lossy(&body));
         let (status, _, _) = common::raw_to(&s3, "HEAD", "/vhb", &sign(&s3, "HEAD", "/vhb", &[], b""), vec![]).await;
-        assert_eq!(status, StatusCode::OK, "{key}: bucket vhb made through the virtual host");
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{key}: bucket vhb made through the virtual host"
+        );
     }
 }
 
@@ -303,7 +261,9 @@ async fn a_request_without_host_is_400() {
     );
     let s3 = p.s3();
     let mut c = tokio::net::TcpStream::connect(&s3).await.unwrap();
-    c.write_all(b"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n").await.unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = vec![0u8; 4096];
     let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf))
         .await
@@ -317,5 +277,8 @@ async fn a_request_without_host_is_400() {
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut out)).await;
     let text = String::from_utf8_lossy(&out);
-    assert!(text.starts_with("HTTP/1.0 403") || text.starts_with("HTTP/1.1 403"), "{text}");
+    assert!(
+        text.starts_with("HTTP/1.0 403") || text.starts_with("HTTP/1.1 403"),
+        "{text}"
+    );
 }

@@ -2,11 +2,11 @@
 //! directory, driven by aws-sdk-s3 (default settings) and by raw signed HTTP.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
@@ -401,4 +401,101 @@ pub fn crc32(data: &[u8]) -> u32 {
 pub fn b64(data: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+/// A ksan process whose stdout and stderr are collected.
+pub struct Proc {
+    pub child: Child,
+    out: Arc<Mutex<String>>,
+    err: Arc<Mutex<String>>,
+}
+
+fn collect_lines(r: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
+            if let Ok(mut s) = into.lock() {
+                s.push_str(&line);
+                s.push('\n');
+            }
+        }
+    });
+}
+
+impl Proc {
+    /// `ksan server --data DATA ARGS` with ENV (and no root keys unless ENV has them).
+    pub fn spawn(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        Self::spawn_with(data, args, env, |_| {})
+    }
+
+    /// As `spawn`, with the command adjusted before it starts.
+    pub fn spawn_with(data: &Path, args: &[&str], env: &[(&str, &str)], adjust: impl FnOnce(&mut Command)) -> Proc {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ksan"));
+        cmd.arg("server").arg("--data").arg(data);
+        cmd.args(args);
+        cmd.env_remove("KSAN_ROOT_ACCESS_KEY")
+            .env_remove("KSAN_ROOT_SECRET_KEY");
+        cmd.env("KSAN_LOG", "warn");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        adjust(&mut cmd);
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start ksan");
+        let (out, err) = (Arc::default(), Arc::default());
+        collect_lines(child.stdout.take().expect("stdout"), Arc::clone(&out));
+        collect_lines(child.stderr.take().expect("stderr"), Arc::clone(&err));
+        Proc { child, out, err }
+    }
+
+    pub fn stdout(&self) -> String {
+        self.out.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.err.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Wait for a line starting with `prefix` on stdout; the rest of it.
+    pub fn wait_for(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(rest) = self.stdout().lines().find_map(|l| l.strip_prefix(prefix)) {
+                return rest.trim().to_owned();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "no {prefix:?} line; stdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+    }
+
+    pub fn s3(&self) -> String {
+        self.wait_for("ksan S3 endpoint on http://")
+    }
+
+    /// Wait for the process to end on its own; its exit status.
+    pub fn exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // let the reader threads drain what is left
+                std::thread::sleep(Duration::from_millis(100));
+                return status;
+            }
+            assert!(Instant::now() < deadline, "ksan did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
