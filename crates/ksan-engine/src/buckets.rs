@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use ksan_meta::{ReadOps, WriteOps};
 use ksan_types::{ErrorCode, S3Error, S3Result};
 use serde::Deserialize;
 
-use crate::access::acl::{Grant, ObjectOwnership, PublicAccessBlock, private};
+use crate::access::acl::{Grant, Grantee, ObjectOwnership, PublicAccessBlock, private};
 use crate::access::config::{BucketAcl, OwnershipConfig, PolicyConfig};
 use crate::keys::{self, ConfigKind};
 use crate::multipart::remove_upload;
@@ -159,15 +160,29 @@ impl Engine {
 
     /// Buckets owned by a canonical id, by name.
     pub async fn list_buckets(&self, owner: &str) -> S3Result<Vec<BucketRecord>> {
+        owned_by(&*self.snapshot().await?, owner).await
+    }
+
+    /// Every bucket, by name (what the admin API shows the root user).
+    pub async fn all_buckets(&self) -> S3Result<Vec<BucketRecord>> {
         let snap = self.snapshot().await?;
-        let mut out = Vec::new();
-        for (_, v) in store::scan(&*snap, keys::BUCKET_PREFIX, usize::MAX).await? {
-            let b: BucketRecord = decode(&v)?;
-            if b.owner == owner {
-                out.push(b);
-            }
-        }
-        Ok(out)
+        store::scan(&*snap, keys::BUCKET_PREFIX, usize::MAX)
+            .await?
+            .iter()
+            .map(|(_, v)| decode(v))
+            .collect()
+    }
+
+    /// Give a bucket to another user (the admin API's): see [`transfer_in`].
+    pub async fn transfer_bucket(&self, bucket: &str, to: &UserRecord) -> S3Result<()> {
+        let (name, to) = (bucket.to_owned(), Arc::new(to.clone()));
+        self.write(move |txn| {
+            let (name, to) = (name.clone(), to.clone());
+            Box::pin(async move { transfer_in(txn, &name, &to).await })
+        })
+        .await?;
+        self.buckets.invalidate(bucket);
+        Ok(())
     }
 
     /// PutBucketVersioning: Enabled or Suspended (a bucket never returns to unversioned).
@@ -263,6 +278,41 @@ impl Engine {
         })
         .await
     }
+}
+
+/// Buckets owned by a canonical id, by name, as a transaction or snapshot sees them.
+pub(crate) async fn owned_by(r: &dyn ReadOps, owner: &str) -> S3Result<Vec<BucketRecord>> {
+    let mut out = Vec::new();
+    for (_, v) in store::scan(r, keys::BUCKET_PREFIX, usize::MAX).await? {
+        let b: BucketRecord = decode(&v)?;
+        if b.owner == owner {
+            out.push(b);
+        }
+    }
+    Ok(out)
+}
+
+/// Make `to` the owner of a bucket: the record's owner, and in its ACL the grants to the old
+/// owner go to the new one. Objects keep their owners, as S3's do (under BucketOwnerEnforced,
+/// the default, the bucket owner owns them all).
+pub(crate) async fn transfer_in(txn: &mut dyn WriteOps, bucket: &str, to: &UserRecord) -> S3Result<()> {
+    let mut record = load_bucket(txn, bucket).await?;
+    let old = std::mem::replace(&mut record.owner, to.canonical_id.clone());
+    record.owner_display_name = to.display_name.clone();
+    store::put(txn, &keys::bucket(bucket), &record)?;
+    let acl_key = keys::config(bucket, ConfigKind::Acl);
+    if let Some(mut acl) = store::get_for_update::<BucketAcl>(txn, &acl_key).await? {
+        for grant in &mut acl.0 {
+            if let Grantee::User { id, display_name } = &mut grant.grantee
+                && *id == old
+            {
+                id.clone_from(&to.canonical_id);
+                display_name.clone_from(&to.display_name);
+            }
+        }
+        store::put(txn, &acl_key, &acl)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

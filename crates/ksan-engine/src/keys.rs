@@ -187,6 +187,12 @@ pub fn user_by_canonical_id(id: &str) -> Vec<u8> {
     cat(&[b"O|", id.as_bytes()])
 }
 
+/// `Y|user name, lower-cased` -> the name of the user that holds it: names are unique
+/// without regard to case, as account names are
+pub fn user_by_folded_name(name: &str) -> Vec<u8> {
+    cat(&[b"Y|", name.to_ascii_lowercase().as_bytes()])
+}
+
 /// `E|e-mail address, lower-cased` -> the name of the user with that address
 pub fn user_by_email(email: &str) -> Vec<u8> {
     cat(&[b"E|", email.to_ascii_lowercase().as_bytes()])

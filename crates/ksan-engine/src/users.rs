@@ -152,11 +152,24 @@ impl Engine {
         self.write(move |txn| {
             let (user, ak) = (record.clone(), ak.clone());
             Box::pin(async move {
-                if store::get_raw(&*txn, &keys::user(&user.name)).await?.is_some() {
+                if store::get_raw(&*txn, &keys::user(&user.name)).await?.is_some()
+                    || store::get_raw(&*txn, &keys::user_by_folded_name(&user.name))
+                        .await?
+                        .is_some()
+                {
                     return Err(S3Error::invalid_argument(
-                        "User already exists",
+                        "A user of that name already exists (names are compared without regard to case)",
                         "name",
                         user.name.clone(),
+                    ));
+                }
+                if let Some(email) = &user.email
+                    && store::get_raw(&*txn, &keys::user_by_email(email)).await?.is_some()
+                {
+                    return Err(S3Error::invalid_argument(
+                        "Another user has that e-mail address",
+                        "email",
+                        email.clone(),
                     ));
                 }
                 if store::get_raw(&*txn, &keys::access_key(&ak.access_key))
@@ -178,10 +191,12 @@ impl Engine {
         Ok(user)
     }
 
-    /// Delete a user and its keys. Its buckets stay (owned by a canonical id nobody has).
-    pub async fn delete_user(&self, name: &str) -> S3Result<()> {
+    /// Delete a user and its keys. A user who owns buckets is refused (its buckets would be
+    /// left to nobody, their names taken for ever) unless `force`, which first gives every
+    /// one of them to the root user.
+    pub async fn delete_user(&self, name: &str, force: bool) -> S3Result<()> {
         let name = name.to_owned();
-        self.write(move |txn| {
+        let transferred = self.write(move |txn| {
             let name = name.clone();
             Box::pin(async move {
                 let Some(user) = store::get_for_update::<UserRecord>(txn, &keys::user(&name)).await? else {
@@ -189,6 +204,23 @@ impl Engine {
                 };
                 if user.root {
                     return Err(S3Error::new(ErrorCode::InvalidArgument).msg("The root user cannot be deleted"));
+                }
+                let owned = crate::buckets::owned_by(&*txn, &user.canonical_id).await?;
+                if !owned.is_empty() && !force {
+                    let names: Vec<&str> = owned.iter().map(|b| b.name.as_str()).collect();
+                    return Err(S3Error::new(ErrorCode::InvalidRequest).msg(format!(
+                        "User {name} owns {} bucket(s): {}. Delete them first, or delete the user with --force to give them to the root user.",
+                        owned.len(),
+                        names.join(", ")
+                    )));
+                }
+                if !owned.is_empty() {
+                    let root: UserRecord = store::get(&*txn, &keys::user(ROOT_USER))
+                        .await?
+                        .ok_or_else(|| S3Error::internal("no root user"))?;
+                    for bucket in &owned {
+                        crate::buckets::transfer_in(txn, &bucket.name, &root).await?;
+                    }
                 }
                 for ak in &user.access_keys {
                     store::delete(txn, &keys::access_key(ak))?;
@@ -198,10 +230,15 @@ impl Engine {
                         store::delete(txn, &index)?;
                     }
                 }
-                store::delete(txn, &keys::user(&name))
+                store::delete(txn, &keys::user(&name))?;
+                Ok(owned.into_iter().map(|b| b.name).collect::<Vec<_>>())
             })
         })
-        .await
+        .await?;
+        for bucket in transferred {
+            self.buckets.invalidate(&bucket);
+        }
+        Ok(())
     }
 
     /// Write the index rows of users made before there were any. Runs at start.
@@ -285,15 +322,19 @@ impl Engine {
 
 /// The index rows that name a user: by canonical id, and by e-mail address if it has one.
 fn index_keys(user: &UserRecord) -> Vec<Vec<u8>> {
-    let mut out = vec![keys::user_by_canonical_id(&user.canonical_id)];
+    let mut out = vec![
+        keys::user_by_canonical_id(&user.canonical_id),
+        keys::user_by_folded_name(&user.name),
+    ];
     if let Some(email) = &user.email {
         out.push(keys::user_by_email(email));
     }
     out
 }
 
-/// Write a user's index rows where they are missing (an e-mail address already taken keeps
-/// naming its first user, as grants by e-mail always resolved it).
+/// Write a user's index rows where they are missing (an e-mail address or a folded name
+/// already taken by users made before they had to be unique keeps naming its first user, as
+/// grants by e-mail always resolved it).
 async fn index_user(txn: &mut dyn WriteOps, user: &UserRecord) -> S3Result<()> {
     for index in index_keys(user) {
         if store::get_raw(&*txn, &index).await?.is_none() {
@@ -305,6 +346,7 @@ async fn index_user(txn: &mut dyn WriteOps, user: &UserRecord) -> S3Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::ROOT_USER;
     use crate::testutil::engine;
 
     #[tokio::test]
@@ -343,11 +385,54 @@ mod tests {
             e.user_by_canonical_id(&alice.canonical_id).await.unwrap().unwrap().name,
             "alice"
         );
-        e.delete_user("alice").await.unwrap();
+        // names and e-mail addresses are unique without regard to case
+        let e2 = e.create_user("ALICE", "AK3", "secretsecret", false).await.unwrap_err();
+        assert!(e2.message.contains("already exists"), "{}", e2.message);
+        let e3 = e
+            .create_user_with_email("carol", "AK4", "secretsecret", false, Some("alice@EXAMPLE.com".into()))
+            .await
+            .unwrap_err();
+        assert!(e3.message.contains("e-mail"), "{}", e3.message);
+        e.delete_user("alice", false).await.unwrap();
         assert_eq!(e.secret_for("AK1").await.unwrap(), None);
+        // the name is free again, in any case
+        e.create_user("Alice", "AK5", "secretsecret", false).await.unwrap();
         assert!(e.user_by_email("alice@example.com").await.unwrap().is_none());
         assert!(e.user_by_canonical_id(&alice.canonical_id).await.unwrap().is_none());
         // a failed job left nothing behind
         assert!(e.get_user("bob").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_user_who_owns_buckets_is_deleted_only_by_force_and_root_gets_them() {
+        let (e, _d) = engine();
+        e.ensure_root(Some(("ROOTKEY".into(), "rootsecret".into())))
+            .await
+            .unwrap();
+        let root = e.get_user(ROOT_USER).await.unwrap().unwrap();
+        let bob = e.create_user("bob", "BOBKEY", "secretsecret", false).await.unwrap();
+        e.create_bucket(&bob, "bobs-bucket", None).await.unwrap();
+        let err = e.delete_user("bob", false).await.unwrap_err();
+        assert!(
+            err.message.contains("bobs-bucket") && err.message.contains("--force"),
+            "{}",
+            err.message
+        );
+        assert!(e.get_user("bob").await.unwrap().is_some(), "refused: nothing changed");
+        e.delete_user("bob", true).await.unwrap();
+        assert!(e.get_user("bob").await.unwrap().is_none());
+        let b = e.bucket("bobs-bucket").await.unwrap();
+        assert_eq!(
+            (b.owner.as_str(), b.owner_display_name.as_str()),
+            (root.canonical_id.as_str(), "root")
+        );
+        let names: Vec<String> = e
+            .list_buckets(&root.canonical_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|b| b.name)
+            .collect();
+        assert_eq!(names, ["bobs-bucket"]);
     }
 }

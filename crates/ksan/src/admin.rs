@@ -1,10 +1,14 @@
-//! The admin port: `/health`, `/ready`, `/metrics`, and the admin API (users), which takes
+//! The admin port: `/health`, `/ready`, `/metrics`, and the admin API (users, buckets), which takes
 //! SigV4-signed requests from the root user only.
 //!
 //! Admin API (JSON):
 //! - `GET /admin/v1/users` -> `[{"name", "canonical_id", "display_name", "access_keys"}]`
 //! - `POST /admin/v1/users` `{"name", "access_key"?, "secret_key"?}` -> the user and its keys
-//! - `DELETE /admin/v1/users/{name}`
+//! - `DELETE /admin/v1/users/{name}` (refused while the user owns buckets; `?force` first gives
+//!   them to the root user)
+//! - `GET /admin/v1/buckets` -> `[{"name", "owner", "owner_canonical_id", "created_ms"}]`, every
+//!   bucket of every user
+//! - `PUT /admin/v1/buckets/{name}/owner` `{"user"}`: give a bucket to another user
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -52,6 +56,22 @@ pub struct UserInfo {
     pub access_keys: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub secret_key: Option<String>,
+}
+
+/// `PUT /admin/v1/buckets/{name}/owner`
+#[derive(Debug, Deserialize, Serialize)]
+pub struct SetOwner {
+    pub user: String,
+}
+
+/// One bucket of `GET /admin/v1/buckets`.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct BucketInfo {
+    pub name: String,
+    /// The owner's user name; None if no user has the owner's canonical id any more.
+    pub owner: Option<String>,
+    pub owner_canonical_id: String,
+    pub created_ms: i64,
 }
 
 struct Secrets<'a>(&'a Engine);
@@ -154,13 +174,51 @@ impl Admin {
             }
             (&Method::DELETE, p) if p.starts_with("/admin/v1/users/") => {
                 let name = &p["/admin/v1/users/".len()..];
-                match self.engine.delete_user(name).await {
+                let force = parts
+                    .uri
+                    .query()
+                    .is_some_and(|q| q.split('&').any(|kv| kv == "force" || kv == "force=true"));
+                match self.engine.delete_user(name, force).await {
+                    Ok(()) => text(StatusCode::NO_CONTENT, ""),
+                    Err(e) => s3_error(&e),
+                }
+            }
+            (&Method::GET, "/admin/v1/buckets") => match self.buckets().await {
+                Ok(list) => json(StatusCode::OK, &list),
+                Err(e) => s3_error(&e),
+            },
+            (&Method::PUT, p) if p.starts_with("/admin/v1/buckets/") && p.ends_with("/owner") => {
+                let bucket = &p["/admin/v1/buckets/".len()..p.len() - "/owner".len()];
+                let Ok(req) = serde_json::from_slice::<SetOwner>(&body) else {
+                    return text(StatusCode::BAD_REQUEST, "expected {\"user\": ...}\n");
+                };
+                let user = match self.engine.get_user(&req.user).await {
+                    Ok(Some(u)) => u,
+                    Ok(None) => return text(StatusCode::NOT_FOUND, "no such user\n"),
+                    Err(e) => return s3_error(&e),
+                };
+                match self.engine.transfer_bucket(bucket, &user).await {
                     Ok(()) => text(StatusCode::NO_CONTENT, ""),
                     Err(e) => s3_error(&e),
                 }
             }
             _ => text(StatusCode::NOT_FOUND, "not found\n"),
         }
+    }
+
+    /// Every bucket with its owner's name (or, for an owner that is gone, its canonical id).
+    async fn buckets(&self) -> Result<Vec<BucketInfo>, S3Error> {
+        let users = self.engine.list_users().await?;
+        let buckets = self.engine.all_buckets().await?;
+        Ok(buckets
+            .into_iter()
+            .map(|b| BucketInfo {
+                owner: users.iter().find(|u| u.canonical_id == b.owner).map(|u| u.name.clone()),
+                name: b.name,
+                owner_canonical_id: b.owner,
+                created_ms: b.created_ms,
+            })
+            .collect())
     }
 
     /// Only SigV4-signed requests of the root user, with the body's hash signed.

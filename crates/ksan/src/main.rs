@@ -39,6 +39,21 @@ enum Command {
         #[command(flatten)]
         admin: client::AdminArgs,
     },
+    /// Administer every user's buckets through a running server's admin API (root only).
+    Bucket {
+        #[command(subcommand)]
+        command: BucketCommand,
+        #[command(flatten)]
+        admin: client::AdminArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum BucketCommand {
+    /// List every bucket with its owner.
+    List,
+    /// Give a bucket to another user.
+    Chown { bucket: String, user: String },
 }
 
 #[derive(Subcommand)]
@@ -56,8 +71,13 @@ enum UserCommand {
     },
     /// List users.
     List,
-    /// Delete a user and its access keys.
-    Delete { name: String },
+    /// Delete a user and its access keys (refused while it owns buckets).
+    Delete {
+        name: String,
+        /// Give the user's buckets to the root user, then delete it.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Raise the soft limit on open files to the hard limit: every connection and every blob
@@ -109,6 +129,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Server(args) => run_server(*args).await,
             Command::User { command, admin } => run_user(command, admin).await,
+            Command::Bucket { command, admin } => run_bucket(command, admin).await,
         }
     });
     match result {
@@ -212,11 +233,34 @@ async fn run_user(command: UserCommand, admin: client::AdminArgs) -> Result<(), 
                 println!("{}\t{}\t{}", u.name, u.canonical_id, u.access_keys.join(","));
             }
         }
-        UserCommand::Delete { name } => {
+        UserCommand::Delete { name, force } => {
+            let query = if force { "?force" } else { "" };
             client
-                .call("DELETE", &format!("/admin/v1/users/{name}"), Vec::new())
+                .call("DELETE", &format!("/admin/v1/users/{name}{query}"), Vec::new())
                 .await?;
             println!("deleted {name}");
+        }
+    }
+    Ok(())
+}
+
+async fn run_bucket(command: BucketCommand, admin: client::AdminArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let client = client::AdminClient::new(admin)?;
+    match command {
+        BucketCommand::List => {
+            let buckets: Vec<admin::BucketInfo> =
+                serde_json::from_slice(&client.call("GET", "/admin/v1/buckets", Vec::new()).await?)?;
+            for b in buckets {
+                let owner = b.owner.unwrap_or_else(|| format!("(gone: {})", b.owner_canonical_id));
+                println!("{}\t{owner}", b.name);
+            }
+        }
+        BucketCommand::Chown { bucket, user } => {
+            let body = serde_json::to_vec(&admin::SetOwner { user: user.clone() })?;
+            client
+                .call("PUT", &format!("/admin/v1/buckets/{bucket}/owner"), body)
+                .await?;
+            println!("{bucket} now belongs to {user}");
         }
     }
     Ok(())

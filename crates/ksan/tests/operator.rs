@@ -282,3 +282,72 @@ async fn a_request_without_host_is_400() {
         "{text}"
     );
 }
+
+/// Run `ksan ARGS` against a server's admin port with the root keys; (success, stdout, stderr).
+fn cli(admin: &str, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ksan"))
+        .args(args)
+        .env("KSAN_ADMIN_ENDPOINT", format!("http://{admin}"))
+        .env("KSAN_ROOT_ACCESS_KEY", ROOT_AK)
+        .env("KSAN_ROOT_SECRET_KEY", ROOT_SK)
+        .output()
+        .expect("run ksan");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_who_own_buckets_and_names_that_differ_by_case() {
+    let server = common::TestServer::start();
+    let admin = server.admin.clone();
+    server.create_user_with(
+        "bob",
+        "BOBKEY0000000001",
+        "bob-secret-0001",
+        &["--email", "bob@example.com"],
+    );
+    let bob = server.client_for("BOBKEY0000000001", "bob-secret-0001");
+    bob.create_bucket().bucket("bobs-photos").send().await.unwrap();
+    // Names and e-mail addresses are unique without regard to case.
+    let (ok, _, err) = cli(&admin, &["user", "create", "BOB"]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = cli(&admin, &["user", "create", "robert", "--email", "BOB@example.com"]);
+    assert!(!ok && err.contains("e-mail"), "{err}");
+    let (ok, _, err) = cli(&admin, &["user", "create", "ROOT"]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    // Root sees every bucket and its owner.
+    let (ok, out, err) = cli(&admin, &["bucket", "list"]);
+    assert!(ok, "{err}");
+    assert!(out.lines().any(|l| l == "bobs-photos\tbob"), "{out}");
+    // Deleting bob is refused while he owns a bucket, and says what to do.
+    let (ok, _, err) = cli(&admin, &["user", "delete", "bob"]);
+    assert!(!ok && err.contains("bobs-photos") && err.contains("--force"), "{err}");
+    bob.head_bucket().bucket("bobs-photos").send().await.unwrap();
+    // With --force the bucket goes to root, who can then use and delete it.
+    let (ok, _, err) = cli(&admin, &["user", "delete", "bob", "--force"]);
+    assert!(ok, "{err}");
+    let (_, out, _) = cli(&admin, &["bucket", "list"]);
+    assert!(out.lines().any(|l| l == "bobs-photos\troot"), "{out}");
+    let root = server.client();
+    let names: Vec<String> = root
+        .list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_owned))
+        .collect();
+    assert!(names.contains(&"bobs-photos".to_owned()), "{names:?}");
+    // Root hands it on; the new owner has it.
+    server.create_user("carol", "CAROLKEY00000001", "carol-secret-001");
+    let (ok, _, err) = cli(&admin, &["bucket", "chown", "bobs-photos", "carol"]);
+    assert!(ok, "{err}");
+    let carol = server.client_for("CAROLKEY00000001", "carol-secret-001");
+    carol.delete_bucket().bucket("bobs-photos").send().await.unwrap();
+    // The name is free again.
+    root.create_bucket().bucket("bobs-photos").send().await.unwrap();
+}
