@@ -131,6 +131,9 @@ impl S3Api {
         }
         let body = if head || len == 0 {
             ResponseBody::empty()
+        } else if range.is_none() {
+            // A whole object is checked against its digests as it streams.
+            ResponseBody::stream(self.engine.read_verified(bucket.name(), &handle).await?, Some(len))
         } else {
             ResponseBody::stream(self.engine.read(&handle, offset, len).await?, Some(len))
         };

@@ -114,6 +114,37 @@ impl Hashers {
     }
 }
 
+/// One flexible checksum over a stream, without the MD5 an upload computes beside it: what
+/// re-reading stored bytes to verify them needs (for the CRCs it costs next to nothing).
+pub struct ChecksumHasher {
+    checksum: Checksummer,
+    md5: Option<Md5>,
+}
+
+impl ChecksumHasher {
+    /// A hasher for `algo`.
+    pub fn new(algo: ChecksumAlgorithm) -> Self {
+        ChecksumHasher {
+            checksum: Checksummer::new(algo),
+            md5: (algo == ChecksumAlgorithm::Md5).then(Md5::new),
+        }
+    }
+
+    /// Hash more bytes.
+    pub fn update(&mut self, data: &[u8]) {
+        match &mut self.md5 {
+            Some(md5) => md5.update(data),
+            None => self.checksum.update(data),
+        }
+    }
+
+    /// The raw digest.
+    pub fn finish(self) -> Vec<u8> {
+        let md5: [u8; 16] = self.md5.map(|m| m.finalize().into()).unwrap_or_default();
+        self.checksum.finish(&md5)
+    }
+}
+
 /// One-shot checksum of a buffer.
 pub fn checksum_of(algo: ChecksumAlgorithm, data: &[u8]) -> Vec<u8> {
     let mut h = Hashers::new(&[algo]);
@@ -208,6 +239,11 @@ mod tests {
         let d = h.finish();
         for (a, v) in &d.checksums {
             assert_eq!(v, &checksum_of(*a, &data), "{a}");
+            let mut one = ChecksumHasher::new(*a);
+            for chunk in data.chunks(1000) {
+                one.update(chunk);
+            }
+            assert_eq!(v, &one.finish(), "{a} alone");
         }
         assert_eq!(md5_hex(&d.md5), hex::encode(Md5::digest(&data)));
         assert_eq!(

@@ -73,6 +73,24 @@ impl Inner {
 }
 
 impl FsDataStore {
+    /// Open an existing blob store under `root` without creating or changing anything (for
+    /// read-only checks).
+    pub fn open_existing(root: &Path) -> Result<Self, DataError> {
+        let root = root.join("blobs");
+        if !root.is_dir() {
+            return Err(DataError::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{} is not a ksan blob store", root.display()),
+            )));
+        }
+        Ok(FsDataStore {
+            inner: Arc::new(Inner {
+                root,
+                made_dirs: Mutex::new(HashSet::new()),
+            }),
+        })
+    }
+
     /// Open (or create) a blob store under `root` (blobs go to `root/blobs`).
     pub fn open(root: &Path) -> Result<Self, DataError> {
         let root = root.join("blobs");
@@ -289,6 +307,17 @@ impl DataStore for FsDataStore {
         tokio::task::spawn_blocking(move || match std::fs::remove_file(path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(DataError::Io(e)),
+        })
+        .await
+        .map_err(join_err)?
+    }
+
+    async fn size(&self, id: BlobId) -> Result<Option<u64>, DataError> {
+        let path = self.inner.blob_path(&id);
+        tokio::task::spawn_blocking(move || match std::fs::metadata(path) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(DataError::Io(e)),
         })
         .await

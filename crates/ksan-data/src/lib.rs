@@ -14,7 +14,7 @@ use ksan_types::{BodyStream, S3Error};
 mod checksum;
 mod fs;
 
-pub use checksum::{Digests, Hashers, base64, checksum_of, crc_combine, md5_hex};
+pub use checksum::{ChecksumHasher, Digests, Hashers, base64, checksum_of, crc_combine, md5_hex};
 pub use fs::FsDataStore;
 
 /// A blob's name: 128 random bits.
@@ -83,6 +83,8 @@ pub trait DataStore: Send + Sync + 'static {
     async fn read(&self, id: BlobId, offset: u64, len: u64) -> Result<BodyStream, DataError>;
     /// Remove a blob; a missing one is fine.
     async fn delete(&self, id: BlobId) -> Result<(), DataError>;
+    /// A blob's size, or None if there is no such blob.
+    async fn size(&self, id: BlobId) -> Result<Option<u64>, DataError>;
     /// Blobs whose files are older than `min_age` (orphan candidates), in id order, starting
     /// after `after` (a walk resumes where it left off), at most `limit`.
     async fn list_older_than(

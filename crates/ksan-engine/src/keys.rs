@@ -74,7 +74,11 @@ pub fn version(bucket: &str, key: &str, uid: &[u8; 16]) -> Vec<u8> {
 pub fn version_key_prefix(bucket: &str, key: &str) -> Vec<u8> {
     cat(&[&version_prefix(bucket), key.as_bytes(), b"\0"])
 }
-/// All versions in a bucket.
+/// Every version row of every bucket (the integrity scrubber's walk).
+pub fn version_prefix_all() -> &'static [u8] {
+    b"V|"
+}
+/// All versions of one bucket.
 pub fn version_prefix(bucket: &str) -> Vec<u8> {
     cat(&[b"V|", bucket.as_bytes(), b"|"])
 }

@@ -19,7 +19,9 @@ use ksan_types::{ErrorCode, S3Error, S3Result};
 
 pub mod access;
 pub mod buckets;
+pub mod check;
 pub mod config;
+pub mod integrity;
 pub mod keys;
 pub mod list;
 pub mod multipart;
@@ -94,6 +96,7 @@ pub struct Engine {
     pub(crate) config: EngineConfig,
     pub(crate) buckets: config::BucketCache,
     pub(crate) workers: workers::Registry,
+    pub(crate) integrity: Arc<integrity::IntegrityCounters>,
 }
 
 impl Engine {
@@ -105,6 +108,7 @@ impl Engine {
             config,
             buckets: config::BucketCache::default(),
             workers: workers::Registry::default(),
+            integrity: Arc::default(),
         })
     }
 

@@ -372,21 +372,7 @@ impl Engine {
                 v
             }
         };
-        let (inline, manifest) = match version.data {
-            DataLocation::Inline => {
-                let bytes = store::get_raw(snap, &keys::inline(&version.uid))
-                    .await?
-                    .ok_or_else(|| S3Error::internal("inline bytes missing"))?;
-                (Some(Bytes::from(bytes)), None)
-            }
-            DataLocation::Blob(_) => (None, None),
-            DataLocation::Manifest { .. } => (None, Some(Arc::new(load_manifest(snap, &version.uid).await?))),
-        };
-        Ok(ObjectHandle {
-            version,
-            inline,
-            manifest,
-        })
+        handle_for(snap, version).await
     }
 
     /// The bytes [offset, offset + len) of a looked-up version.
@@ -567,6 +553,25 @@ async fn delete_in(
     Ok(DeleteOutcome {
         version_id: Some(v.version_id_str().to_owned()),
         delete_marker: v.delete_marker,
+    })
+}
+
+/// A version with what reading it needs: its inline bytes or its manifest.
+pub(crate) async fn handle_for(snap: &dyn ReadOps, version: ObjectVersion) -> S3Result<ObjectHandle> {
+    let (inline, manifest) = match version.data {
+        DataLocation::Inline => {
+            let bytes = store::get_raw(snap, &keys::inline(&version.uid))
+                .await?
+                .ok_or_else(|| S3Error::internal("inline bytes missing"))?;
+            (Some(Bytes::from(bytes)), None)
+        }
+        DataLocation::Blob(_) => (None, None),
+        DataLocation::Manifest { .. } => (None, Some(Arc::new(load_manifest(snap, &version.uid).await?))),
+    };
+    Ok(ObjectHandle {
+        version,
+        inline,
+        manifest,
     })
 }
 

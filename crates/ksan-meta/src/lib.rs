@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use futures_util::FutureExt;
 
 mod redb_kv;
-pub use redb_kv::RedbKv;
+pub use redb_kv::{ReadOnlyRedb, RedbKv};
 
 /// Why a metadata operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +56,12 @@ pub enum MetaError {
     /// A job waited for something other than the store's own reads.
     #[error("metadata job did not complete")]
     Stalled,
+    /// The store was opened for reads only.
+    #[error("the metadata store is open for reads only")]
+    ReadOnly,
+    /// The store was not closed cleanly and must be recovered (by a read-write open) first.
+    #[error("{0} was not closed cleanly and must be recovered before it can be read")]
+    NeedsRecovery(std::path::PathBuf),
     /// Another process holds the store open.
     #[error("{0} is already in use by another ksan process (or another program)")]
     InUse(std::path::PathBuf),

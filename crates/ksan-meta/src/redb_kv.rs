@@ -24,6 +24,25 @@ pub struct RedbKv {
     db: Arc<Database>,
     jobs: mpsc::Sender<WriteJob>,
     commits: Arc<AtomicU64>,
+    repaired: bool,
+}
+
+/// A redb database opened for reads only (see [`RedbKv::open_read_only`]).
+pub struct ReadOnlyRedb {
+    db: redb::ReadOnlyDatabase,
+}
+
+#[async_trait::async_trait]
+impl MetaKv for ReadOnlyRedb {
+    async fn read(&self) -> Result<Snapshot, MetaError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(TABLE).map_err(backend)?;
+        Ok(Box::new(RedbSnapshot { table }))
+    }
+
+    async fn submit(&self, _job: WriteJob) -> Result<(), MetaError> {
+        Err(MetaError::ReadOnly)
+    }
 }
 
 impl RedbKv {
@@ -32,9 +51,12 @@ impl RedbKv {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
+        let repaired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = repaired.clone();
         let db = Arc::new(
             Database::builder()
                 .set_cache_size(CACHE_BYTES)
+                .set_repair_callback(move |_| flag.store(true, Ordering::Relaxed))
                 .create(path)
                 .map_err(|e| match e {
                     redb::DatabaseError::DatabaseAlreadyOpen => MetaError::InUse(path.to_path_buf()),
@@ -51,7 +73,34 @@ impl RedbKv {
         std::thread::Builder::new()
             .name("ksan-meta-commit".into())
             .spawn(move || committer_loop(worker, rx, MAX_BATCH, counter))?;
-        Ok(RedbKv { db, jobs: tx, commits })
+        Ok(RedbKv {
+            db,
+            jobs: tx,
+            commits,
+            repaired: repaired.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Open an existing database for reads only (`ksan check`): nothing is created or
+    /// changed, and writes fail.
+    pub fn open_read_only(path: &Path) -> Result<ReadOnlyRedb, MetaError> {
+        if !path.is_file() {
+            return Err(MetaError::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{} does not exist", path.display()),
+            )));
+        }
+        let db = redb::ReadOnlyDatabase::open(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => MetaError::InUse(path.to_path_buf()),
+            redb::DatabaseError::RepairAborted => MetaError::NeedsRecovery(path.to_path_buf()),
+            other => MetaError::Backend(format!("{}: {other}", path.display())),
+        })?;
+        Ok(ReadOnlyRedb { db })
+    }
+
+    /// Whether opening had to repair the file (the last run did not close it cleanly).
+    pub fn was_repaired(&self) -> bool {
+        self.repaired
     }
 
     /// Commits made so far (each carrying one or more jobs).

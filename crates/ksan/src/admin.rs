@@ -133,7 +133,11 @@ impl Admin {
                 };
             }
             (&Method::GET, "/metrics") => {
-                return text(StatusCode::OK, self.metrics.render(&self.engine.worker_status()));
+                return text(
+                    StatusCode::OK,
+                    self.metrics
+                        .render(&self.engine.worker_status(), self.engine.integrity()),
+                );
             }
             _ => {}
         }

@@ -49,6 +49,13 @@ pub struct ServerArgs {
     /// unreferenced [default: 3600]
     #[arg(long, env = "KSAN_SCRUB_INTERVAL")]
     pub scrub_interval: Option<u64>,
+    /// MiB per second the integrity scrubber re-reads stored objects at, checking them
+    /// against their checksums; 0 turns it off [default: 16]
+    #[arg(long, env = "KSAN_VERIFY_RATE")]
+    pub verify_rate: Option<u64>,
+    /// Seconds between two integrity scrubber walks over all objects [default: 86400]
+    #[arg(long, env = "KSAN_VERIFY_INTERVAL")]
+    pub verify_interval: Option<u64>,
     /// Connections the S3 port serves at once (plain and TLS together); more are answered
     /// 503 SlowDown [default: 4096]
     #[arg(long, env = "KSAN_MAX_CONNECTIONS")]
@@ -95,6 +102,8 @@ struct FileConfig {
     gc_interval: Option<u64>,
     gc_grace: Option<u64>,
     scrub_interval: Option<u64>,
+    verify_rate: Option<u64>,
+    verify_interval: Option<u64>,
     max_connections: Option<usize>,
     admin_max_connections: Option<usize>,
     header_timeout: Option<u64>,
@@ -125,6 +134,8 @@ pub struct ServerConfig {
     pub gc_grace: u64,
     pub scrub_interval: u64,
     pub trusted_proxies: Vec<(std::net::IpAddr, u8)>,
+    pub verify_rate: u64,
+    pub verify_interval: u64,
     pub limits: crate::conn::Limits,
     pub admin_max_connections: usize,
     pub shutdown_timeout: std::time::Duration,
@@ -193,6 +204,8 @@ impl ServerArgs {
             gc_grace: self.gc_grace.or(file.gc_grace).unwrap_or(60),
             scrub_interval: self.scrub_interval.or(file.scrub_interval).unwrap_or(3600),
             trusted_proxies,
+            verify_rate: self.verify_rate.or(file.verify_rate).unwrap_or(16),
+            verify_interval: self.verify_interval.or(file.verify_interval).unwrap_or(86_400),
             limits: crate::conn::Limits {
                 max_connections: self.max_connections.or(file.max_connections).unwrap_or(4096),
                 header_timeout: secs(self.header_timeout.or(file.header_timeout).unwrap_or(30)),

@@ -39,6 +39,17 @@ enum Command {
         #[command(flatten)]
         admin: client::AdminArgs,
     },
+    /// Report, read-only, how a data directory's metadata and blobs agree: rows whose bytes
+    /// are missing, blobs no row names, bytes that do not match their checksums. Run it while
+    /// no server uses the directory. Exits 1 if something is wrong.
+    Check {
+        /// The data directory.
+        #[arg(long, env = "KSAN_DATA", default_value = "data")]
+        data: std::path::PathBuf,
+        /// Do not read object bytes (no checksum verification).
+        #[arg(long)]
+        quick: bool,
+    },
     /// Administer every user's buckets through a running server's admin API (root only).
     Bucket {
         #[command(subcommand)]
@@ -125,13 +136,22 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async move {
-        match cli.command {
+    let result: Result<Result<(), Box<dyn std::error::Error>>, ExitCode> = runtime.block_on(async move {
+        Ok(match cli.command {
             Command::Server(args) => run_server(*args).await,
             Command::User { command, admin } => run_user(command, admin).await,
             Command::Bucket { command, admin } => run_bucket(command, admin).await,
-        }
+            Command::Check { data, quick } => match run_check(&data, quick).await {
+                Ok(true) => Ok(()),
+                Ok(false) => return Err(ExitCode::from(1)),
+                Err(e) => Err(e),
+            },
+        })
     });
+    let result = match result {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -242,6 +262,53 @@ async fn run_user(command: UserCommand, admin: client::AdminArgs) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// `ksan check`: open the stores read-only and print the report. Ok(true) if consistent.
+async fn run_check(data: &std::path::Path, quick: bool) -> Result<bool, Box<dyn std::error::Error>> {
+    let meta_path = data.join("meta.redb");
+    let meta = ksan_meta::RedbKv::open_read_only(&meta_path).map_err(|e| match e {
+        ksan_meta::MetaError::InUse(p) => format!("{} is in use: stop the server first", p.display()),
+        ksan_meta::MetaError::NeedsRecovery(p) => format!(
+            "{} was not closed cleanly (the server was killed or crashed): start `ksan server` on this \
+             data directory once, which recovers it, stop it, then run the check again",
+            p.display()
+        ),
+        other => format!("cannot open {}: {other}", meta_path.display()),
+    })?;
+    let blobs = ksan_data::FsDataStore::open_existing(data)?;
+    let engine = ksan_engine::Engine::new(
+        std::sync::Arc::new(meta),
+        std::sync::Arc::new(blobs),
+        ksan_engine::EngineConfig::default(),
+    );
+    let r = engine.check(quick).await?;
+    println!("data directory: {}", data.display());
+    println!(
+        "looked at {} versions, {} upload parts, {} blob files; verified the bytes of {} versions{}",
+        r.versions,
+        r.parts,
+        r.blobs,
+        r.verified,
+        if quick { " (--quick: none read)" } else { "" }
+    );
+    println!("bytes missing or cut short: {}", r.missing_count);
+    for (what, why) in &r.missing {
+        println!("  {what}: {why}");
+    }
+    println!("bytes that do not match their checksum: {}", r.corrupt_count);
+    for what in &r.corrupt {
+        println!("  {what}");
+    }
+    println!(
+        "blob files no row names (left by a crash; the server's scrubber removes them after a day): {}",
+        r.unreferenced_count
+    );
+    for id in &r.unreferenced {
+        println!("  {id}");
+    }
+    println!("{}", if r.consistent() { "consistent" } else { "NOT consistent" });
+    Ok(r.consistent())
 }
 
 async fn run_bucket(command: BucketCommand, admin: client::AdminArgs) -> Result<(), Box<dyn std::error::Error>> {

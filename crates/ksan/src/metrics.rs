@@ -3,6 +3,7 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use ksan_engine::integrity::IntegrityCounters;
 use ksan_engine::workers::WorkerStatus;
 
 /// A metric family of the workers: name, type, help, how to read its value.
@@ -25,8 +26,9 @@ impl Metrics {
         self.by_class[i].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The metrics text: responses by class, and each background worker's status.
-    pub fn render(&self, workers: &[WorkerStatus]) -> String {
+    /// The metrics text: responses by class, corruption found, and each background worker's
+    /// status.
+    pub fn render(&self, workers: &[WorkerStatus], integrity: &IntegrityCounters) -> String {
         let mut s = String::from(
             "# HELP ksan_s3_responses_total S3 responses by status class.\n# TYPE ksan_s3_responses_total counter\n",
         );
@@ -35,6 +37,29 @@ impl Metrics {
                 s,
                 "ksan_s3_responses_total{{class=\"{class}\"}} {}",
                 self.by_class[i].load(Ordering::Relaxed)
+            );
+        }
+        for (name, help, value) in [
+            (
+                "ksan_corrupt_reads_total",
+                "GETs cut short because stored bytes did not match their checksum.",
+                &integrity.corrupt_reads,
+            ),
+            (
+                "ksan_corrupt_objects_found_total",
+                "Object versions the integrity scrubber found corrupt.",
+                &integrity.corrupt_found,
+            ),
+            (
+                "ksan_verified_bytes_total",
+                "Stored bytes the integrity scrubber re-read and verified.",
+                &integrity.verified_bytes,
+            ),
+        ] {
+            let _ = writeln!(
+                s,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                value.load(Ordering::Relaxed)
             );
         }
         let families: [Family; 5] = [

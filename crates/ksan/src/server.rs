@@ -34,6 +34,11 @@ pub enum ServerError {
     DataDir(std::path::PathBuf, std::io::Error),
     #[error("metadata store: {0}")]
     Meta(#[from] ksan_meta::MetaError),
+    #[error(
+        "cannot open the metadata store {0}: {2}. If the file is damaged, restore it (or the \
+         whole data directory {1}) from a backup; `ksan check --data {1}` reports what is consistent"
+    )]
+    MetaOpen(std::path::PathBuf, std::path::PathBuf, ksan_meta::MetaError),
     #[error("data store: {0}")]
     Data(#[from] ksan_data::DataError),
     #[error("cannot listen on {0}: {1}")]
@@ -43,6 +48,10 @@ pub enum ServerError {
     #[error("starting the engine: {0}")]
     Root(S3Error),
 }
+
+/// A file in the data directory that says the last run stopped through shutdown (removed at
+/// start, written at the end of a graceful stop).
+const CLEAN_MARKER: &str = "clean-shutdown";
 
 /// A running server: its bound addresses (useful with port 0), and a handle to stop it.
 pub struct Running {
@@ -54,6 +63,7 @@ pub struct Running {
     pub root_generated: bool,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     life: Lifecycle,
+    data: std::path::PathBuf,
 }
 
 impl Running {
@@ -64,14 +74,43 @@ impl Running {
         for t in self.tasks {
             t.abort();
         }
+        let marker = self.data.join(CLEAN_MARKER);
+        if let Err(e) = std::fs::write(&marker, b"").and_then(|()| std::fs::File::open(&self.data)?.sync_all()) {
+            tracing::warn!(path = %marker.display(), error = %e, "could not record the clean shutdown");
+        }
         cut
     }
 }
 
 /// Open the stores, make sure the root user exists, bind every listener, start serving.
 pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) -> Result<Running, ServerError> {
+    let meta_path = config.data.join("meta.redb");
+    let existed = std::fs::metadata(&meta_path).is_ok_and(|m| m.len() > 0);
     prepare_data_dir(&config.data)?;
-    let meta = RedbKv::open(&config.data.join("meta.redb"))?;
+    let marker = config.data.join(CLEAN_MARKER);
+    let clean = marker.exists();
+    if clean {
+        std::fs::remove_file(&marker).map_err(|e| ServerError::DataDir(marker.clone(), e))?;
+    }
+    let meta = RedbKv::open(&meta_path).map_err(|e| match e {
+        in_use @ ksan_meta::MetaError::InUse(_) => ServerError::Meta(in_use),
+        other => ServerError::MetaOpen(meta_path.clone(), config.data.clone(), other),
+    })?;
+    match (existed, clean) {
+        (false, _) => tracing::info!(data = %config.data.display(), "new data directory"),
+        (true, true) => tracing::info!("the previous run shut down cleanly"),
+        (true, false) => tracing::warn!(
+            repaired = meta.was_repaired(),
+            "the previous run did not shut down cleanly (killed or crashed): every acknowledged write \
+             is in the metadata store{}; blob files it left unreferenced are removed by the orphan \
+             scrubber once a day old",
+            if meta.was_repaired() {
+                ", which was repaired on open"
+            } else {
+                ""
+            }
+        ),
+    }
     let data = FsDataStore::open(&config.data)?;
     let engine = Engine::new(
         Arc::new(meta),
@@ -112,6 +151,14 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
         ksan_engine::workers::ScrubWorker,
         Duration::from_secs(config.scrub_interval.max(1)),
     );
+    if config.verify_rate > 0 {
+        engine.spawn_worker(
+            ksan_engine::workers::VerifyWorker {
+                bytes_per_sec: config.verify_rate.saturating_mul(1024 * 1024),
+            },
+            Duration::from_secs(config.verify_interval.max(1)),
+        );
+    }
 
     let api = Arc::new(S3Api::new(
         engine.clone(),
@@ -162,6 +209,7 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
         root_generated: generated,
         tasks,
         life,
+        data: config.data.clone(),
     })
 }
 

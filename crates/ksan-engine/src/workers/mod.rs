@@ -1,6 +1,6 @@
 //! Background workers: tasks in the server process that carry out work queued by the writes
 //! (garbage collection, forgetting completed uploads) or found by walking the stores (the
-//! orphan scrubber).
+//! orphan scrubber, the integrity scrubber).
 //!
 //! A [`Worker`] does one bounded piece of work per call and says whether more is ready at
 //! once; the runner calls it again at once while there is, and otherwise after the worker's
@@ -28,10 +28,12 @@ use crate::{Engine, now_ms, store};
 mod gc;
 mod scrub;
 mod uploads;
+mod verify;
 
 pub use gc::GcWorker;
 pub use scrub::ScrubWorker;
 pub use uploads::CompletedUploadsWorker;
+pub use verify::VerifyWorker;
 
 /// What one piece of work came to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -125,17 +125,7 @@ impl TestServer {
     }
 
     pub fn client_for(&self, ak: &str, sk: &str) -> aws_sdk_s3::Client {
-        let creds = aws_credential_types::Credentials::new(ak, sk, None, None, "test");
-        let http = aws_smithy_http_client::Builder::new().build_http();
-        let config = aws_sdk_s3::Config::builder()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new(self.region.clone()))
-            .credentials_provider(creds)
-            .endpoint_url(self.endpoint())
-            .force_path_style(true)
-            .http_client(http)
-            .build();
-        aws_sdk_s3::Client::from_conf(config)
+        sdk_client(&self.endpoint(), &self.region, ak, sk)
     }
 
     /// An aws-sdk-s3 client with no credentials at all: its requests go out unsigned.
@@ -284,6 +274,21 @@ impl TestServer {
         ksan_proto::auth::sign::sign_v4(&method, &uri, &mut h, &hash, ak, sk, REGION, now);
         h
     }
+}
+
+/// aws-sdk-s3 at its default settings, path-style, against `endpoint` (`http://host:port`).
+pub fn sdk_client(endpoint: &str, region: &str, ak: &str, sk: &str) -> aws_sdk_s3::Client {
+    let creds = aws_credential_types::Credentials::new(ak, sk, None, None, "test");
+    let http = aws_smithy_http_client::Builder::new().build_http();
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new(region.to_owned()))
+        .credentials_provider(creds)
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .http_client(http)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
 }
 
 impl Drop for TestServer {
