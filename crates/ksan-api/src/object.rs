@@ -96,7 +96,7 @@ impl S3Api {
                 None if n == 1 => None,
                 None => return Err(S3Error::new(ErrorCode::InvalidPart)),
             },
-            None => headers::parse_range(ctx.header("range"), v.size)?,
+            None => ksan_proto::range::parse_range(ctx.header("range"), v.size)?,
         };
         let (offset, len) = range.unwrap_or((0, v.size));
         let mut b = object_headers(Response::builder(), v, versioned)

@@ -10,6 +10,7 @@ pub mod documents;
 pub mod error;
 pub mod header_text;
 pub mod query;
+pub mod range;
 pub mod router;
 pub mod xml;
 

@@ -122,7 +122,8 @@ pub fn escape_into(out: &mut String, text: &str) {
 pub struct Element {
     /// The local name.
     pub name: String,
-    /// The text content, unescaped.
+    /// The text content, unescaped, as written (empty for an element whose only text is the
+    /// whitespace between its children).
     pub text: String,
     /// Attributes as written (names with their prefixes).
     pub attrs: Vec<(String, String)>,
@@ -139,8 +140,14 @@ impl Element {
     pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
         self.children.iter().filter(move |c| c.name == name)
     }
-    /// The text of the first child of this name.
+    /// The text of the first child of this name, without surrounding whitespace: for
+    /// values that are names, numbers or ids (`Status`, `PartNumber`, `Permission`).
     pub fn child_text(&self, name: &str) -> Option<&str> {
+        self.child(name).map(|c| c.text.trim())
+    }
+    /// The text of the first child of this name exactly as written: for free text (object
+    /// keys, tag keys and values).
+    pub fn child_raw(&self, name: &str) -> Option<&str> {
         self.child(name).map(|c| c.text.as_str())
     }
     /// The value of the attribute whose local name (after any namespace prefix) is `local`.
@@ -164,8 +171,10 @@ pub const MAX_DEPTH: usize = 20;
 /// Parse a whole document into an element tree. Namespace prefixes are dropped from names.
 /// Any syntax error, and nesting deeper than [`MAX_DEPTH`], is MalformedXML.
 pub fn parse(doc: &[u8]) -> Result<Element, S3Error> {
+    // Text is kept as written (a key or tag value may begin or end with spaces, and
+    // `Tom &amp; Jerry` must keep the spaces around the reference); whitespace between
+    // child elements is formatting and is dropped when the element closes.
     let mut reader = Reader::from_reader(doc);
-    reader.config_mut().trim_text(true);
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     let mut buf = Vec::new();
@@ -186,7 +195,10 @@ pub fn parse(doc: &[u8]) -> Result<Element, S3Error> {
                 attach(&mut stack, &mut root, el)?;
             }
             Event::End(_) => {
-                let el = stack.pop().ok_or_else(malformed)?;
+                let mut el = stack.pop().ok_or_else(malformed)?;
+                if !el.children.is_empty() && el.text.trim().is_empty() {
+                    el.text.clear();
+                }
                 attach(&mut stack, &mut root, el)?;
             }
             Event::Text(t) => {

@@ -284,3 +284,65 @@ async fn more_than_ten_object_tags_is_bad_request() {
         .unwrap_err();
     assert_eq!(code(&e.into_service_error()), "InvalidTag");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xml_text_keeps_its_spaces() {
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    let server = TestServer::start();
+    let s3 = server.client();
+    s3.create_bucket().bucket("spaces").send().await.unwrap();
+    for key in [" lead", "trail ", "mid dle"] {
+        s3.put_object()
+            .bucket("spaces")
+            .key(key)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+    }
+    // Tag values with entities and spaces around them come back as sent.
+    let tagging = Tagging::builder()
+        .tag_set(Tag::builder().key(" k ").value("Tom & Jerry <3 ").build().unwrap())
+        .build()
+        .unwrap();
+    s3.put_object_tagging()
+        .bucket("spaces")
+        .key("mid dle")
+        .tagging(tagging)
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_object_tagging()
+        .bucket("spaces")
+        .key("mid dle")
+        .send()
+        .await
+        .unwrap();
+    let t = &got.tag_set()[0];
+    assert_eq!((t.key(), t.value()), (" k ", "Tom & Jerry <3 "));
+    // DeleteObjects deletes the keys named, spaces and all.
+    let ids: Vec<ObjectIdentifier> = [" lead", "trail "]
+        .into_iter()
+        .map(|k| ObjectIdentifier::builder().key(k).build().unwrap())
+        .collect();
+    let out = s3
+        .delete_objects()
+        .bucket("spaces")
+        .delete(Delete::builder().set_objects(Some(ids)).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(out.errors().is_empty());
+    let left: Vec<String> = s3
+        .list_objects_v2()
+        .bucket("spaces")
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    assert_eq!(left, ["mid dle"]);
+}

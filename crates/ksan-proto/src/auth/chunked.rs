@@ -152,14 +152,19 @@ impl Decoder {
             Some((s, e)) => (s, Some(e)),
             None => (header.as_str(), None),
         };
-        let size = usize::from_str_radix(size_hex.trim(), 16).map_err(|_| incomplete())?;
+        // Exact framing: hex digits, then `;chunk-signature=<hex>` for signed bodies; no
+        // stray whitespace or control bytes are taken for part of it.
+        if size_hex.is_empty() || !size_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(incomplete());
+        }
+        let size = usize::from_str_radix(size_hex, 16).map_err(|_| incomplete())?;
         if size > MAX_CHUNK {
             return Err(S3Error::new(ErrorCode::InvalidRequest).msg("Chunk too large"));
         }
         let data = self.exact(size).await?;
         if let Some(ctx) = self.ctx.clone() {
             let sig = ext
-                .and_then(|e| e.trim().strip_prefix("chunk-signature="))
+                .and_then(|e| e.strip_prefix("chunk-signature="))
                 .ok_or_else(bad_signature)?;
             let sts = self.chunk_string_to_sign(&ctx, &data);
             let expected = hex::encode(hmac(&ctx.signing_key, sts.as_bytes()));

@@ -203,7 +203,7 @@ impl XmlDocument for DeleteRequest {
             .children_named("Object")
             .map(|o| {
                 Ok(ObjectToDelete {
-                    key: o.child_text("Key").ok_or_else(Self::malformed)?.to_owned(),
+                    key: o.child_raw("Key").ok_or_else(Self::malformed)?.to_owned(),
                     version_id: o.child_text("VersionId").filter(|v| !v.is_empty()).map(str::to_owned),
                 })
             })

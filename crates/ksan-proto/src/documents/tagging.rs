@@ -19,7 +19,7 @@ impl XmlDocument for Tagging {
         let set = root.child("TagSet").ok_or_else(Self::malformed)?;
         let tags = set
             .children_named("Tag")
-            .map(|t| match (t.child_text("Key"), t.child("Value")) {
+            .map(|t| match (t.child_raw("Key"), t.child("Value")) {
                 (Some(k), Some(v)) => Ok((k.to_owned(), v.text.clone())),
                 _ => Err(Self::malformed()),
             })
