@@ -29,7 +29,11 @@ fuzz_target!(|data: &[u8]| {
     );
     let mut h = HeaderMap::new();
     h.insert("host", HeaderValue::from_static("localhost"));
-    for (name, value) in [("authorization", auth_v), ("x-amz-date", date), ("x-amz-content-sha256", sha)] {
+    for (name, value) in [
+        ("authorization", auth_v),
+        ("x-amz-date", date),
+        ("x-amz-content-sha256", sha),
+    ] {
         if let Ok(v) = HeaderValue::from_str(value) {
             h.insert(name, v);
         }
