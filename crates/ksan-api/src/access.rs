@@ -55,7 +55,7 @@ impl S3Api {
         // Condition keys and the resource ARN matter only to a policy.
         let (mut context, resource) = match crate::conditions::policy_of(bucket) {
             Some(p) => (
-                crate::conditions::context(ctx, object, p),
+                crate::conditions::context(ctx, bucket, object, p),
                 resource_arn(bucket.name(), key),
             ),
             None => (ConditionContext::new(), String::new()),

@@ -15,10 +15,15 @@ pub(crate) fn policy_of(bucket: &BucketState) -> Option<&BucketPolicy> {
 }
 
 /// The request's values of the condition keys `policy` reads.
-pub(crate) fn context(ctx: &Ctx, object: Option<&ObjectVersion>, policy: &BucketPolicy) -> ConditionContext {
+pub(crate) fn context(
+    ctx: &Ctx,
+    bucket: &BucketState,
+    object: Option<&ObjectVersion>,
+    policy: &BucketPolicy,
+) -> ConditionContext {
     let mut c = ConditionContext::new();
     for key in policy.condition_keys() {
-        if let Some(values) = value(ctx, object, key) {
+        if let Some(values) = value(ctx, bucket, object, key) {
             c.set_all(key, values);
         }
     }
@@ -26,7 +31,7 @@ pub(crate) fn context(ctx: &Ctx, object: Option<&ObjectVersion>, policy: &Bucket
 }
 
 /// The request's value(s) of one condition key (lower-cased), if it has any.
-fn value(ctx: &Ctx, object: Option<&ObjectVersion>, key: &str) -> Option<Vec<String>> {
+fn value(ctx: &Ctx, bucket: &BucketState, object: Option<&ObjectVersion>, key: &str) -> Option<Vec<String>> {
     let user = ctx.principal.user();
     let list = ctx.endpoint().list_params();
     let one = |v: &str| Some(vec![v.to_owned()]);
@@ -75,6 +80,12 @@ fn value(ctx: &Ctx, object: Option<&ObjectVersion>, key: &str) -> Option<Vec<Str
                 let pairs = url_pairs(ctx.header("x-amz-tagging")?);
                 let (_, v) = pairs.into_iter().find(|(k, _)| k.eq_ignore_ascii_case(tag))?;
                 return Some(vec![v]);
+            }
+            // The bucket's own tags (PutBucketTagging), as S3 offers them to bucket policies.
+            if let Some(tag) = key.strip_prefix("aws:resourcetag/") {
+                let tags = bucket.get::<ksan_engine::tags::BucketTags>()?;
+                let (_, v) = tags.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(tag))?;
+                return one(v);
             }
             if let Some(tag) = key.strip_prefix("s3:existingobjecttag/") {
                 let (_, v) = object?.tags.iter().find(|(k, _)| k.eq_ignore_ascii_case(tag))?;

@@ -40,11 +40,10 @@ pub fn check_key(key: &str) -> S3Result<()> {
 /// act on each of them; answering 200 and ignoring one would be a lie (an "encrypted" object
 /// stored in the clear, a "locked" one that can be deleted), so a request carrying one is
 /// refused with NotImplemented.
-const UNIMPLEMENTED_HEADERS: [(&str, &str); 4] = [
+const UNIMPLEMENTED_HEADERS: [(&str, &str); 3] = [
     ("x-amz-server-side-encryption", "Server-side encryption"),
     ("x-amz-copy-source-server-side-encryption", "Server-side encryption"),
     ("x-amz-object-lock-", "Object lock"),
-    ("x-amz-website-redirect-location", "Website redirects"),
 ];
 
 /// Refuse a request that asks for something ksan does not implement (see UNIMPLEMENTED_HEADERS).
@@ -89,6 +88,22 @@ pub fn content_headers(h: &HeaderMap) -> ContentHeaders {
         content_language: s("content-language"),
         cache_control: s("cache-control"),
         expires: s("expires"),
+        website_redirect: s("x-amz-website-redirect-location"),
+    }
+}
+
+/// `x-amz-website-redirect-location`: a path on the same site (`/...`) or an absolute
+/// http(s) URL, at most 2 KB, as S3 accepts it.
+pub fn check_website_redirect(h: &HeaderMap) -> S3Result<()> {
+    let Some(v) = get(h, "x-amz-website-redirect-location") else {
+        return Ok(());
+    };
+    let ok = v.len() <= 2048 && (v.starts_with('/') || v.starts_with("http://") || v.starts_with("https://"));
+    if ok {
+        Ok(())
+    } else {
+        Err(S3Error::new(ErrorCode::InvalidRedirectLocation)
+            .msg("The website redirect location must have a prefix of 'http://' or 'https://' or '/'."))
     }
 }
 
@@ -319,6 +334,9 @@ pub fn object_headers(mut b: Builder, v: &ObjectVersion, versioned: bool) -> Bui
     }
     if let Some(class) = v.storage_class {
         b = b.header("x-amz-storage-class", class.as_str());
+    }
+    if let Some(location) = c.website_redirect.as_deref() {
+        b = b.header("x-amz-website-redirect-location", location);
     }
     if versioned || v.version_id.is_some() {
         b = b.header("x-amz-version-id", v.version_id_str());

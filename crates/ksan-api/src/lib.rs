@@ -29,6 +29,7 @@ mod attributes;
 mod bucket;
 mod client_addr;
 mod conditions;
+mod cors;
 mod delete_objects;
 mod headers;
 mod list;
@@ -37,6 +38,7 @@ mod object;
 mod policy;
 mod tagging;
 mod versioning;
+mod website;
 
 pub use client_addr::parse_network;
 pub use headers::{format_http_date, format_iso8601};
@@ -53,6 +55,8 @@ pub struct ApiConfig {
     pub domains: Vec<String>,
     /// Proxies whose X-Forwarded-For is believed (address, prefix length).
     pub trusted_proxies: Vec<(std::net::IpAddr, u8)>,
+    /// Website endpoint base domains (`bucket.DOMAIN` serves the bucket as a site).
+    pub website_domains: Vec<String>,
 }
 
 /// Facts about the connection a request came on.
@@ -62,6 +66,8 @@ pub struct ConnInfo {
     pub remote: SocketAddr,
     /// The connection is TLS.
     pub tls: bool,
+    /// The connection came to a website-only listener.
+    pub website: bool,
 }
 
 /// The S3 API over an engine.
@@ -164,21 +170,28 @@ impl S3Api {
     /// Serve one request; never fails: errors become S3 error responses.
     pub async fn handle(&self, req: Request<BodyStream>, conn: ConnInfo) -> Response<ResponseBody> {
         let request_id = self.next_request_id();
-        let is_head = req.method() == Method::HEAD;
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let result = self.dispatch(req, conn).await;
-        let mut resp = match result {
-            Ok(resp) => resp,
-            Err(err) => {
-                if err.code == ErrorCode::InternalError {
-                    tracing::error!(request_id, %method, path, "internal error");
-                } else {
-                    tracing::debug!(request_id, %method, path, code = %err.code, "request failed");
-                }
-                error_response(&err, is_head, &request_id, &self.host_id)
-            }
+        let website = self.website_bucket(req.headers(), req.uri(), conn).await;
+        // A request with Origin gets the CORS headers of its bucket's matching rule on any
+        // answer, errors included; a preflight has its own.
+        let cors = (req.headers().contains_key(http::header::ORIGIN) && method != Method::OPTIONS).then(|| {
+            let bucket = website.clone().or_else(|| {
+                router::locate(host_of_headers(req.headers(), req.uri()), &path, &self.config.domains)
+                    .ok()
+                    .and_then(|l| l.bucket)
+            });
+            (bucket, req.headers().clone())
+        });
+        let mut resp = match website {
+            Some(bucket) => self.serve_website(req, &bucket, conn, &request_id).await,
+            None => self.api_response(req, conn, &request_id).await,
         };
+        if let Some((Some(bucket), headers)) = cors
+            && let Ok(Some(found)) = self.actual_cors(&bucket, &method, &headers).await
+        {
+            cors::apply(&mut resp, &found);
+        }
         let h = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             h.insert("x-amz-request-id", v);
@@ -188,6 +201,48 @@ impl S3Api {
         }
         h.insert(http::header::SERVER, HeaderValue::from_static("KSAN-GW"));
         resp
+    }
+
+    /// The bucket a website request is for, if this request is one: its Host is
+    /// `bucket.WEBSITE-DOMAIN`, or it came to the website listener, or (for CNAMEs) its Host
+    /// is the name of a bucket with a website configuration and no S3 domain.
+    async fn website_bucket(&self, headers: &HeaderMap, uri: &http::Uri, conn: ConnInfo) -> Option<String> {
+        if self.config.website_domains.is_empty() && !conn.website {
+            return None;
+        }
+        let host = host_of_headers(headers, uri);
+        match router::website_host(host, &self.config.website_domains, &self.config.domains) {
+            // The website listener serves nothing else: an unknown host is a missing bucket.
+            None if conn.website => Some(host.unwrap_or_default().to_owned()),
+            None => None,
+            Some(router::WebsiteHost::Subdomain(bucket)) => Some(bucket),
+            Some(router::WebsiteHost::Cname(host)) if conn.website => Some(host),
+            Some(router::WebsiteHost::Cname(host)) => {
+                let state = self.engine.bucket_state(&host).await.ok()?;
+                state
+                    .get::<ksan_engine::website::WebsiteConfig>()
+                    .is_some()
+                    .then_some(host)
+            }
+        }
+    }
+
+    async fn api_response(&self, req: Request<BodyStream>, conn: ConnInfo, request_id: &str) -> Response<ResponseBody> {
+        let is_head = req.method() == Method::HEAD;
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let result = self.dispatch(req, conn).await;
+        match result {
+            Ok(resp) => resp,
+            Err(err) => {
+                if err.code == ErrorCode::InternalError {
+                    tracing::error!(request_id, %method, path, "internal error");
+                } else {
+                    tracing::debug!(request_id, %method, path, code = %err.code, "request failed");
+                }
+                error_response(&err, is_head, request_id, &self.host_id)
+            }
+        }
     }
 
     async fn dispatch(&self, req: Request<BodyStream>, conn: ConnInfo) -> HandlerResult {
@@ -202,6 +257,12 @@ impl S3Api {
             return Err(S3Error::new(ErrorCode::InvalidRequest).msg("Missing required header for this request: Host"));
         }
         let location = router::locate(host_of(&parts), parts.uri.path(), &self.config.domains)?;
+        // A preflight is answered before authentication: browsers send it without credentials.
+        if parts.method == Method::OPTIONS {
+            return self
+                .preflight(location.bucket.as_deref(), &parts.method, &parts.headers)
+                .await;
+        }
         let v2_prefix = location
             .virtual_host
             .then(|| format!("/{}", location.bucket.as_deref().unwrap_or_default()));
@@ -347,6 +408,18 @@ impl S3Api {
             GetObjectTagging { .. } => self.get_object_tagging(ctx).await,
             PutObjectTagging { .. } => self.put_object_tagging(ctx).await,
             DeleteObjectTagging { .. } => self.delete_object_tagging(ctx).await,
+            PutBucketCors => self.put_bucket_cors(ctx).await,
+            GetBucketCors => self.get_bucket_cors(ctx).await,
+            DeleteBucketCors => self.delete_configuration::<ksan_engine::cors::CorsConfig>(ctx).await,
+            PutBucketWebsite => self.put_bucket_website(ctx).await,
+            GetBucketWebsite => self.get_bucket_website(ctx).await,
+            DeleteBucketWebsite => {
+                self.delete_configuration::<ksan_engine::website::WebsiteConfig>(ctx)
+                    .await
+            }
+            PutBucketTagging => self.put_bucket_tagging(ctx).await,
+            GetBucketTagging => self.get_bucket_tagging(ctx).await,
+            DeleteBucketTagging => self.delete_configuration::<ksan_engine::tags::BucketTags>(ctx).await,
             Unsupported {
                 sub_resource: "torrent",
             } if ctx.route.key.is_some() => {
@@ -374,11 +447,14 @@ impl S3Api {
 }
 
 fn host_of(parts: &http::request::Parts) -> Option<&str> {
-    parts
-        .headers
+    host_of_headers(&parts.headers, &parts.uri)
+}
+
+fn host_of_headers<'a>(headers: &'a HeaderMap, uri: &'a http::Uri) -> Option<&'a str> {
+    headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
-        .or(parts.uri.host())
+        .or(uri.host())
 }
 
 fn base64_host_id() -> String {
@@ -454,6 +530,42 @@ pub(crate) async fn read_small_body(ctx: &Ctx, limit: usize) -> S3Result<bytes::
 
 /// The size cap of configuration documents.
 pub(crate) const CONFIG_BODY_LIMIT: usize = 64 * 1024;
+
+/// Read a configuration body, checked against its Content-MD5 or `x-amz-checksum-*` header
+/// (BadDigest if it does not match); `true` if it carried one, which some configurations
+/// require.
+pub(crate) async fn read_digested_body(ctx: &Ctx, limit: usize) -> S3Result<(bytes::Bytes, bool)> {
+    use md5::{Digest, Md5};
+    let md5 = headers::content_md5(&ctx.headers)?;
+    let checksum = headers::checksum_request(&ctx.headers)?;
+    let body = read_small_body(ctx, limit).await?;
+    if let Some(expected) = md5
+        && <[u8; 16]>::from(Md5::digest(&body)) != expected
+    {
+        return Err(S3Error::new(ErrorCode::BadDigest));
+    }
+    let mut checksum_sent = false;
+    if let Some(ksan_engine::objects::ChecksumRequest {
+        algorithm,
+        value: Some(value),
+    }) = &checksum
+    {
+        if ksan_engine::checksum_base64(*algorithm, &body) != *value {
+            return Err(S3Error::new(ErrorCode::BadDigest).msg(format!(
+                "The {} you specified did not match the calculated checksum.",
+                algorithm.as_str()
+            )));
+        }
+        checksum_sent = true;
+    }
+    Ok((body, md5.is_some() || checksum_sent))
+}
+
+/// A typed document read with [`read_digested_body`].
+pub(crate) async fn read_digested_document<D: XmlDocument>(ctx: &Ctx, limit: usize) -> S3Result<(D, bool)> {
+    let (body, digest_sent) = read_digested_body(ctx, limit).await?;
+    Ok((D::from_xml(&body)?, digest_sent))
+}
 
 /// Read a typed document from the request body (up to `limit` bytes).
 pub(crate) async fn read_document<D: XmlDocument>(ctx: &Ctx, limit: usize) -> S3Result<D> {

@@ -54,6 +54,7 @@ impl S3Api {
     /// Ownership), content headers, user metadata, storage class, tags.
     pub(crate) async fn new_object(&self, ctx: &Ctx, bucket: &ksan_engine::BucketState) -> S3Result<NewObject> {
         let h = &ctx.headers;
+        headers::check_website_redirect(h)?;
         let ownership = self.new_object_ownership(ctx, bucket).await?;
         Ok(NewObject {
             owner: ownership.owner,
@@ -194,7 +195,9 @@ impl S3Api {
         let replace = directive("x-amz-metadata-directive")? == Some(Directive::Replace);
         let storage_class = headers::storage_class(h)?;
         let same_object = src.bucket == bucket.name() && src.key == ctx.key() && src.version.is_none();
-        if same_object && !replace && storage_class.is_none() {
+        headers::check_website_redirect(h)?;
+        let new_redirect = headers::get(h, "x-amz-website-redirect-location").is_some();
+        if same_object && !replace && storage_class.is_none() && !new_redirect {
             return Err(S3Error::new(ErrorCode::InvalidRequest).msg(
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
             ));
@@ -210,7 +213,12 @@ impl S3Api {
             headers: if replace {
                 headers::content_headers(h)
             } else {
-                sv.headers.clone()
+                // The redirect location is the object's own: never copied, set by the
+                // request's header, as S3 does.
+                ksan_engine::records::ContentHeaders {
+                    website_redirect: headers::get(h, "x-amz-website-redirect-location").map(str::to_owned),
+                    ..sv.headers.clone()
+                }
             },
             user_meta: if replace {
                 headers::user_metadata(h)?

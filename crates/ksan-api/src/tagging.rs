@@ -3,41 +3,12 @@
 
 use http::StatusCode;
 use ksan_proto::documents::Tagging;
-use ksan_types::{ErrorCode, S3Error, S3Result};
+use ksan_types::S3Result;
 
 use crate::{CONFIG_BODY_LIMIT, Ctx, HandlerResult, S3Api, document_response, empty_response, read_document};
 
-const MAX_TAGS: usize = 10;
-const MAX_TAG_KEY: usize = 128;
-const MAX_TAG_VALUE: usize = 256;
-
-pub(crate) type Tags = Vec<(String, String)>;
-
-fn invalid_tag(msg: &'static str) -> S3Error {
-    S3Error::new(ErrorCode::InvalidTag).msg(msg)
-}
-
-/// S3's limits: at most 10 tags (BadRequest), keys 1..=128 and values up to 256 characters, keys unique.
-/// Tags are kept sorted by key, the order S3 lists them in.
-pub(crate) fn validate(tags: &mut Tags) -> S3Result<()> {
-    if tags.len() > MAX_TAGS {
-        // S3 answers this one BadRequest, not InvalidTag (ceph's s3-tests expect InvalidTag).
-        return Err(S3Error::new(ErrorCode::BadRequest).msg("Object tags cannot be greater than 10"));
-    }
-    for (i, (k, v)) in tags.iter().enumerate() {
-        if k.is_empty() || k.chars().count() > MAX_TAG_KEY {
-            return Err(invalid_tag("The TagKey you have provided is invalid"));
-        }
-        if v.chars().count() > MAX_TAG_VALUE {
-            return Err(invalid_tag("The TagValue you have provided is invalid"));
-        }
-        if tags[..i].iter().any(|(other, _)| other == k) {
-            return Err(invalid_tag("Cannot provide multiple Tags with the same key"));
-        }
-    }
-    tags.sort();
-    Ok(())
-}
+pub(crate) use ksan_engine::tags::Tags;
+use ksan_engine::tags::validate_object_tags as validate;
 
 /// `x-amz-tagging: k1=v1&k2=v2` (URL-encoded), validated.
 pub(crate) fn from_header(ctx: &Ctx) -> S3Result<Tags> {
@@ -81,25 +52,18 @@ fn version_response(status: StatusCode, version_id: Option<&str>) -> HandlerResu
     Ok(resp)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tags(n: usize) -> Tags {
-        (0..n).map(|i| (i.to_string(), i.to_string())).collect()
+impl S3Api {
+    pub(crate) async fn put_bucket_tagging(&self, ctx: &Ctx) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx).await?;
+        let (doc, digest_sent) = crate::read_digested_document::<Tagging>(ctx, CONFIG_BODY_LIMIT).await?;
+        let tags = ksan_engine::tags::BucketTags::new(doc.tags)?;
+        self.engine.put_config(bucket.name(), tags, digest_sent).await?;
+        empty_response(StatusCode::NO_CONTENT)
     }
 
-    #[test]
-    fn limits() {
-        assert!(validate(&mut tags(10)).is_ok());
-        assert_eq!(validate(&mut tags(11)).unwrap_err().code, ErrorCode::BadRequest);
-        assert!(validate(&mut vec![("k".repeat(128), "v".repeat(256))]).is_ok());
-        assert!(validate(&mut vec![("k".repeat(129), String::new())]).is_err());
-        assert!(validate(&mut vec![("k".into(), "v".repeat(257))]).is_err());
-        assert!(validate(&mut vec![(String::new(), "v".into())]).is_err());
-        assert!(validate(&mut vec![("a".into(), "1".into()), ("a".into(), "2".into())]).is_err());
-        let mut t = vec![("foo".into(), "bar".into()), ("bar".into(), String::new())];
-        validate(&mut t).unwrap();
-        assert_eq!(t[0].0, "bar");
+    pub(crate) async fn get_bucket_tagging(&self, ctx: &Ctx) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx).await?;
+        let tags = bucket.require::<ksan_engine::tags::BucketTags>()?;
+        document_response(&Tagging { tags: tags.0.clone() })
     }
 }

@@ -65,6 +65,9 @@ fn decoder(kind: ConfigKind) -> fn(&[u8], &str) -> S3Result<AnyConfig> {
         ConfigKind::Ownership => decode_config::<a::OwnershipConfig>,
         ConfigKind::Policy => decode_config::<a::PolicyConfig>,
         ConfigKind::PublicAccessBlock => decode_config::<crate::access::acl::PublicAccessBlock>,
+        ConfigKind::Cors => decode_config::<crate::cors::CorsConfig>,
+        ConfigKind::Website => decode_config::<crate::website::WebsiteConfig>,
+        ConfigKind::Tagging => decode_config::<crate::tags::BucketTags>,
     }
 }
 

@@ -20,15 +20,24 @@ pub enum ConfigKind {
     Policy,
     /// The public access block.
     PublicAccessBlock,
+    /// The CORS rules.
+    Cors,
+    /// The static website configuration.
+    Website,
+    /// The bucket's tags.
+    Tagging,
 }
 
 impl ConfigKind {
     /// Every kind.
-    pub const ALL: [ConfigKind; 4] = [
+    pub const ALL: [ConfigKind; 7] = [
         ConfigKind::Acl,
         ConfigKind::Ownership,
         ConfigKind::Policy,
         ConfigKind::PublicAccessBlock,
+        ConfigKind::Cors,
+        ConfigKind::Website,
+        ConfigKind::Tagging,
     ];
 
     /// The kind's name in its row key.
@@ -38,6 +47,9 @@ impl ConfigKind {
             ConfigKind::Ownership => "ownership",
             ConfigKind::Policy => "policy",
             ConfigKind::PublicAccessBlock => "public-access-block",
+            ConfigKind::Cors => "cors",
+            ConfigKind::Website => "website",
+            ConfigKind::Tagging => "tagging",
         }
     }
 

@@ -21,6 +21,7 @@ pub mod access;
 pub mod buckets;
 pub mod check;
 pub mod config;
+pub mod cors;
 pub mod integrity;
 pub mod keys;
 pub mod list;
@@ -28,12 +29,19 @@ pub mod multipart;
 pub mod objects;
 pub mod records;
 mod store;
+pub mod tags;
 pub mod users;
 mod versions;
+pub mod website;
 pub mod workers;
 
 pub use config::{BucketConfig, BucketState};
 pub use records::{BucketRecord, NewObject, ObjectVersion, UserRecord, Versioning};
+
+/// The base64 `x-amz-checksum-*` value of a small buffer (a configuration document).
+pub fn checksum_base64(algorithm: ksan_types::ChecksumAlgorithm, data: &[u8]) -> String {
+    ksan_data::base64(&ksan_data::checksum_of(algorithm, data))
+}
 
 /// The engine's settings.
 #[derive(Debug, Clone)]

@@ -97,6 +97,9 @@ pub struct ContentHeaders {
     pub cache_control: Option<String>,
     /// `Expires`, as given.
     pub expires: Option<String>,
+    /// `x-amz-website-redirect-location`: the website endpoint answers 301 to it.
+    #[serde(default)]
+    pub website_redirect: Option<String>,
 }
 
 /// A flexible checksum as stored.

@@ -300,6 +300,42 @@ pub fn locate(host: Option<&str>, raw_path: &str, domains: &[String]) -> Result<
     })
 }
 
+/// A request's Host as the website endpoint reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebsiteHost {
+    /// `bucket.WEBSITE-DOMAIN`.
+    Subdomain(String),
+    /// Some other name that is no S3 endpoint (a CNAME to a bucket of that name), or any host
+    /// on a website-only listener.
+    Cname(String),
+}
+
+/// Which bucket a Host names on the website endpoint: `b.DOMAIN` for one of `website_domains`
+/// names `b`; a host that is neither an IP address, nor a bare name, nor one of the S3
+/// `domains` (or below one), nor a website domain itself may be a CNAME.
+pub fn website_host(host: Option<&str>, website_domains: &[String], domains: &[String]) -> Option<WebsiteHost> {
+    let host = strip_port(host?).trim_end_matches('.').to_ascii_lowercase();
+    let below = |d: &String| {
+        let d = d.trim_start_matches('.');
+        host.strip_suffix(d)
+            .and_then(|rest| rest.strip_suffix('.'))
+            .filter(|b| !b.is_empty())
+            .map(str::to_owned)
+    };
+    if let Some(bucket) = website_domains.iter().find_map(below) {
+        return Some(WebsiteHost::Subdomain(bucket));
+    }
+    let is_endpoint = website_domains
+        .iter()
+        .chain(domains)
+        .any(|d| d.trim_start_matches('.') == host)
+        || domains.iter().any(|d| below(d).is_some());
+    if is_endpoint || host.parse::<std::net::IpAddr>().is_ok() || !host.contains('.') {
+        return None;
+    }
+    Some(WebsiteHost::Cname(host))
+}
+
 fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         // IPv6 literal: [::1]:8080
@@ -719,6 +755,28 @@ fn object_endpoint(method: &Method, q: &Query, headers: &HeaderMap) -> S3Result<
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn website_hosts() {
+        use super::{WebsiteHost, website_host};
+        let web = vec!["web.example".to_owned()];
+        let s3 = vec!["s3.example".to_owned()];
+        let at = |h| website_host(Some(h), &web, &s3);
+        assert_eq!(at("site.web.example:8080"), Some(WebsiteHost::Subdomain("site".into())));
+        assert_eq!(at("A.b.Web.Example"), Some(WebsiteHost::Subdomain("a.b".into())));
+        assert_eq!(at("www.shop.test"), Some(WebsiteHost::Cname("www.shop.test".into())));
+        for not_website in [
+            "web.example",
+            "s3.example",
+            "b.s3.example",
+            "127.0.0.1:9000",
+            "[::1]:80",
+            "localhost",
+        ] {
+            assert_eq!(at(not_website), None, "{not_website}");
+        }
+        assert_eq!(website_host(None, &web, &s3), None);
+    }
+
     use super::*;
 
     fn try_r(method: Method, host: &str, path_and_query: &str, headers: &[(&str, &str)]) -> S3Result<Route> {

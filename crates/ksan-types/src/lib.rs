@@ -49,6 +49,7 @@ macro_rules! error_codes {
 
 error_codes! {
     AccessDenied => 403, "Access Denied";
+    AccessForbidden => 403, "CORSResponse: This CORS request is not allowed.";
     AccountProblem => 403, "There is a problem with your AWS account that prevents the operation from completing successfully.";
     AuthorizationHeaderMalformed => 400, "The authorization header is malformed.";
     AuthorizationQueryParametersError => 400, "Error parsing the X-Amz-Credential parameter.";
@@ -75,6 +76,7 @@ error_codes! {
     InvalidPart => 400, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.";
     InvalidPartOrder => 400, "The list of parts was not in ascending order. Parts must be ordered by part number.";
     InvalidRange => 416, "The requested range is not satisfiable";
+    InvalidRedirectLocation => 400, "The website redirect location must have a prefix of 'http://' or 'https://' or '/'.";
     InvalidRequest => 400, "Invalid Request";
     InvalidStorageClass => 400, "The storage class you specified is not valid";
     InvalidTag => 400, "The tag provided was not a valid tag.";

@@ -29,6 +29,13 @@ pub struct ServerArgs {
     /// Base domain for virtual-host addressing (`bucket.DOMAIN`); repeatable
     #[arg(long = "domain", env = "KSAN_DOMAINS", value_delimiter = ',')]
     pub domains: Vec<String>,
+    /// Base domain of the static website endpoint: `bucket.DOMAIN` serves the bucket's website
+    /// on the S3 port(s); repeatable
+    #[arg(long = "website-domain", env = "KSAN_WEBSITE_DOMAINS", value_delimiter = ',')]
+    pub website_domains: Vec<String>,
+    /// Address of a listener (plain HTTP) that serves only websites, by Host
+    #[arg(long, env = "KSAN_WEBSITE_LISTEN")]
+    pub website_listen: Option<SocketAddr>,
     /// HTTPS address, served beside plain HTTP; needs --tls-cert and --tls-key
     #[arg(long, env = "KSAN_TLS_LISTEN")]
     pub tls_listen: Option<SocketAddr>,
@@ -96,6 +103,9 @@ struct FileConfig {
     region: Option<String>,
     #[serde(default, alias = "domain")]
     domains: Vec<String>,
+    #[serde(default, alias = "website_domain")]
+    website_domains: Vec<String>,
+    website_listen: Option<SocketAddr>,
     tls_listen: Option<SocketAddr>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -129,6 +139,8 @@ pub struct ServerConfig {
     pub admin_listen: SocketAddr,
     pub region: String,
     pub domains: Vec<String>,
+    pub website_domains: Vec<String>,
+    pub website_listen: Option<SocketAddr>,
     pub tls: Option<TlsConfig>,
     pub gc_interval: u64,
     pub gc_grace: u64,
@@ -199,6 +211,12 @@ impl ServerArgs {
             } else {
                 self.domains
             },
+            website_domains: if self.website_domains.is_empty() {
+                file.website_domains
+            } else {
+                self.website_domains
+            },
+            website_listen: self.website_listen.or(file.website_listen),
             tls,
             gc_interval: self.gc_interval.or(file.gc_interval).unwrap_or(30),
             gc_grace: self.gc_grace.or(file.gc_grace).unwrap_or(60),

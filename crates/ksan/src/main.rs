@@ -182,6 +182,9 @@ async fn run_server(args: config::ServerArgs) -> Result<(), Box<dyn std::error::
     if let Some(addr) = running.tls_addr {
         println!("ksan S3 endpoint on https://{addr}");
     }
+    if let Some(addr) = running.website_addr {
+        println!("ksan website endpoint on http://{addr}");
+    }
     println!("ksan admin on http://{}", running.admin_addr);
     tracing::info!(data = %config.data.display(), region = %config.region, "serving");
     shutdown_signal().await;

@@ -58,6 +58,7 @@ pub struct Running {
     pub s3_addr: SocketAddr,
     pub admin_addr: SocketAddr,
     pub tls_addr: Option<SocketAddr>,
+    pub website_addr: Option<SocketAddr>,
     pub root_access_key: String,
     pub root_secret_key: String,
     pub root_generated: bool,
@@ -141,6 +142,10 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
         }
         None => None,
     };
+    let website = match config.website_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
     let (admin_listener, admin_addr) = bind(config.admin_listen).await?;
 
     let (root_ak, root_sk, generated) = engine.ensure_root(root_keys).await.map_err(ServerError::Root)?;
@@ -166,6 +171,7 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
             region: config.region.clone(),
             domains: config.domains.clone(),
             trusted_proxies: config.trusted_proxies.clone(),
+            website_domains: config.website_domains.clone(),
         },
     ));
     let metrics = Arc::new(Metrics::default());
@@ -175,6 +181,7 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
         api: api.clone(),
         metrics: metrics.clone(),
         tls: None,
+        website: false,
         limits,
         // The plain and TLS listeners share one budget.
         budget: Budget::new(limits.max_connections),
@@ -186,6 +193,15 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
         tls_addr = Some(addr);
         let l = S3Listener {
             tls: Some(acceptor),
+            ..s3.clone()
+        };
+        tasks.push(tokio::spawn(serve_s3(listener, l)));
+    }
+    let mut website_addr = None;
+    if let Some((listener, addr)) = website {
+        website_addr = Some(addr);
+        let l = S3Listener {
+            website: true,
             ..s3.clone()
         };
         tasks.push(tokio::spawn(serve_s3(listener, l)));
@@ -204,6 +220,7 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
         s3_addr,
         admin_addr,
         tls_addr,
+        website_addr,
         root_access_key: root_ak,
         root_secret_key: root_sk,
         root_generated: generated,
@@ -310,6 +327,8 @@ struct S3Listener {
     api: Arc<S3Api>,
     metrics: Arc<Metrics>,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Serves only websites (--website-listen).
+    website: bool,
     limits: Limits,
     budget: Budget,
     life: Lifecycle,
@@ -342,6 +361,7 @@ async fn serve_s3(listener: TcpListener, l: S3Listener) {
             let conn = ConnInfo {
                 remote,
                 tls: l.tls.is_some(),
+                website: l.website,
             };
             let activity = Activity::new();
             match l.tls.clone() {

@@ -299,7 +299,6 @@ async fn encryption_and_lock_requests_are_refused_not_ignored() {
             ],
         ),
         ("legal hold", vec![("x-amz-object-lock-legal-hold", "ON")]),
-        ("website redirect", vec![("x-amz-website-redirect-location", "/other")]),
     ] {
         not_implemented(
             &server
