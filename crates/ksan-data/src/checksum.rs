@@ -74,7 +74,7 @@ fn crc_bytes(value: u64, width: usize) -> Vec<u8> {
 
 /// MD5 plus any flexible checksums, updated together in one pass over the data.
 pub struct Hashers {
-    md5: Md5,
+    md5: Option<Md5>,
     checksums: Vec<(ChecksumAlgorithm, Checksummer)>,
 }
 
@@ -91,14 +91,25 @@ impl Hashers {
     /// Hashers for MD5 and these checksums.
     pub fn new(checksums: &[ChecksumAlgorithm]) -> Self {
         Hashers {
-            md5: Md5::new(),
+            md5: Some(Md5::new()),
             checksums: checksums.iter().map(|a| (*a, Checksummer::new(*a))).collect(),
+        }
+    }
+
+    /// No hashing at all (a sealed blob's store writer: its plaintext is hashed before it is
+    /// sealed); its digests are zeros.
+    pub fn none() -> Self {
+        Hashers {
+            md5: None,
+            checksums: Vec::new(),
         }
     }
 
     /// Hash more bytes.
     pub fn update(&mut self, data: &[u8]) {
-        self.md5.update(data);
+        if let Some(m) = &mut self.md5 {
+            m.update(data);
+        }
         for (_, c) in &mut self.checksums {
             c.update(data);
         }
@@ -106,7 +117,7 @@ impl Hashers {
 
     /// The digests of everything hashed.
     pub fn finish(self) -> Digests {
-        let md5: [u8; 16] = self.md5.finalize().into();
+        let md5: [u8; 16] = self.md5.map(|m| m.finalize().into()).unwrap_or_default();
         Digests {
             checksums: self.checksums.into_iter().map(|(a, c)| (a, c.finish(&md5))).collect(),
             md5,

@@ -33,6 +33,14 @@ struct Inner {
     made_dirs: Mutex<HashSet<u16>>,
 }
 
+impl FsDataStore {
+    /// Where a blob's file is (tests that alter stored bytes).
+    #[cfg(test)]
+    pub(crate) fn path_of(&self, id: BlobId) -> PathBuf {
+        self.inner.blob_path(&id)
+    }
+}
+
 fn join_err(e: tokio::task::JoinError) -> DataError {
     DataError::Task(e.to_string())
 }

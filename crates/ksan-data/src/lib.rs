@@ -12,6 +12,7 @@ use bytes::Bytes;
 use ksan_types::{BodyStream, S3Error};
 
 mod checksum;
+pub mod crypt;
 mod fs;
 
 pub use checksum::{ChecksumHasher, Digests, Hashers, base64, checksum_of, crc_combine, md5_hex};
@@ -62,6 +63,9 @@ pub enum DataError {
     #[error("not a blob id: {0}")]
     /// Not the text form of a blob id.
     BadId(String),
+    #[error("encryption: {0}")]
+    /// An encryption primitive failed.
+    Crypto(&'static str),
     #[error("blocking task failed: {0}")]
     /// A blocking task failed.
     Task(String),
