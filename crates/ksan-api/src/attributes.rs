@@ -28,6 +28,7 @@ impl S3Api {
             return Err(S3Error::new(ErrorCode::InvalidArgument).msg("Invalid attribute name specified."));
         }
         let (bucket, handle) = self.authorized_object(ctx).await?;
+        let handle = handle.with_customer_key(self.read_key(ctx, true)?.as_ref())?;
         let v = &handle.version;
         let has = |a: &str| wanted.contains(&a);
         let mut w = XmlWriter::new();

@@ -40,11 +40,7 @@ pub fn check_key(key: &str) -> S3Result<()> {
 /// act on each of them; answering 200 and ignoring one would be a lie (an "encrypted" object
 /// stored in the clear, a "locked" one that can be deleted), so a request carrying one is
 /// refused with NotImplemented.
-const UNIMPLEMENTED_HEADERS: [(&str, &str); 3] = [
-    ("x-amz-server-side-encryption", "Server-side encryption"),
-    ("x-amz-copy-source-server-side-encryption", "Server-side encryption"),
-    ("x-amz-object-lock-", "Object lock"),
-];
+const UNIMPLEMENTED_HEADERS: [(&str, &str); 1] = [("x-amz-object-lock-", "Object lock")];
 
 /// Refuse a request that asks for something ksan does not implement (see UNIMPLEMENTED_HEADERS).
 pub fn refuse_unimplemented(h: &HeaderMap) -> S3Result<()> {
@@ -335,6 +331,7 @@ pub fn object_headers(mut b: Builder, v: &ObjectVersion, versioned: bool) -> Bui
     if let Some(class) = v.storage_class {
         b = b.header("x-amz-storage-class", class.as_str());
     }
+    b = crate::sse::response_headers(b, v.sse.as_ref());
     if let Some(location) = c.website_redirect.as_deref() {
         b = b.header("x-amz-website-redirect-location", location);
     }
@@ -369,6 +366,7 @@ mod tests {
             checksum: None,
             checksum_type: None,
             data: DataLocation::Inline,
+            sealed: None,
         };
         let v = ObjectVersion::new("k".into(), object, content);
         let resp = object_headers(http::Response::builder(), &v, false)

@@ -36,6 +36,7 @@ mod list;
 mod multipart;
 mod object;
 mod policy;
+mod sse;
 mod tagging;
 mod versioning;
 mod website;
@@ -57,6 +58,8 @@ pub struct ApiConfig {
     pub trusted_proxies: Vec<(std::net::IpAddr, u8)>,
     /// Website endpoint base domains (`bucket.DOMAIN` serves the bucket as a site).
     pub website_domains: Vec<String>,
+    /// Take SSE-C keys over plain HTTP (test setups only; S3 refuses them there).
+    pub allow_insecure_sse_c: bool,
 }
 
 /// Facts about the connection a request came on.
@@ -415,6 +418,12 @@ impl S3Api {
             GetBucketWebsite => self.get_bucket_website(ctx).await,
             DeleteBucketWebsite => {
                 self.delete_configuration::<ksan_engine::website::WebsiteConfig>(ctx)
+                    .await
+            }
+            PutBucketEncryption => self.put_bucket_encryption(ctx).await,
+            GetBucketEncryption => self.get_bucket_encryption(ctx).await,
+            DeleteBucketEncryption => {
+                self.delete_configuration::<ksan_engine::sse::EncryptionConfig>(ctx)
                     .await
             }
             PutBucketTagging => self.put_bucket_tagging(ctx).await,

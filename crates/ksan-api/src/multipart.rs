@@ -26,9 +26,10 @@ impl S3Api {
             .map(ChecksumType::parse)
             .transpose()?;
         let object = self.new_object(ctx, &bucket).await?;
+        let sse = self.write_request(ctx)?;
         let upload = self
             .engine
-            .create_upload(bucket.name(), ctx.key(), object, algorithm, checksum_type)
+            .create_upload(bucket.name(), ctx.key(), object, algorithm, checksum_type, sse.as_ref())
             .await?;
         let mut w = XmlWriter::new();
         w.root("InitiateMultipartUploadResult")
@@ -37,6 +38,7 @@ impl S3Api {
             .elem("UploadId", &upload.upload_id)
             .close("InitiateMultipartUploadResult");
         let mut resp = xml_response(w.finish())?;
+        crate::sse::add_response_headers(&mut resp, upload.object.sse.as_ref());
         if let Some(a) = upload.checksum_algorithm
             && let Ok(v) = a.as_str().parse()
         {
@@ -59,12 +61,18 @@ impl S3Api {
             upload_id: part.upload_id.clone(),
             part_number: part.part_number,
             body: headers::body_checks(&ctx.headers, &ctx.trailers)?,
+            customer: self.read_key(ctx, false)?,
         };
         let echo = req.body.checksum.is_some();
+        let upload = self
+            .engine
+            .get_upload(bucket.name(), ctx.key(), &part.upload_id)
+            .await?;
         let part = self.engine.upload_part(req, ctx.take_body()).await?;
         let mut b = Response::builder()
             .status(StatusCode::OK)
             .header(http::header::ETAG, format!("\"{}\"", part.etag));
+        b = crate::sse::response_headers(b, upload.object.sse.as_ref());
         if echo && let Some(c) = &part.checksum {
             b = b.header(c.algorithm.header_name(), c.value.as_str());
         }
@@ -75,9 +83,11 @@ impl S3Api {
         let bucket = self.authorized_bucket(ctx).await?;
         headers::refuse_unimplemented(&ctx.headers)?;
         // The upload must exist before the source is looked at.
-        self.engine
+        let upload = self
+            .engine
             .get_upload(bucket.name(), ctx.key(), &part.upload_id)
             .await?;
+        let customer = self.read_key(ctx, false)?;
         let (src, source) = self.copy_source(ctx).await?;
         let size = source.version.size;
         let range = match ctx.header("x-amz-copy-source-range") {
@@ -93,6 +103,7 @@ impl S3Api {
                 part.part_number,
                 &source,
                 range,
+                customer.as_ref(),
             )
             .await?;
         let mut w = XmlWriter::new();
@@ -104,6 +115,7 @@ impl S3Api {
         }
         w.close("CopyPartResult");
         let mut resp = xml_response(w.finish())?;
+        crate::sse::add_response_headers(&mut resp, upload.object.sse.as_ref());
         if src.version.is_some()
             && let Ok(v) = source.version.version_id_str().parse()
         {
@@ -143,6 +155,7 @@ impl S3Api {
                 parts,
                 headers::write_conditions(&ctx.headers),
                 expected,
+                self.read_key(ctx, false)?.as_ref(),
             )
             .await?;
         let mut w = XmlWriter::new();
@@ -158,6 +171,7 @@ impl S3Api {
         w.close("CompleteMultipartUploadResult");
         let mut resp = xml_response(w.finish())?;
         crate::set_version_header(&mut resp, v.version_id.as_deref());
+        crate::sse::add_response_headers(&mut resp, v.sse.as_ref());
         Ok(resp)
     }
 

@@ -32,12 +32,14 @@ impl S3Api {
             object: self.new_object(ctx, &bucket).await?,
             body,
             conditions: headers::write_conditions(&ctx.headers),
+            sse: self.write_request(ctx)?,
         };
         let echo_checksum = req.body.checksum.is_some();
         let v = self.engine.put_object(req, ctx.take_body()).await?;
         let mut b = Response::builder()
             .status(StatusCode::OK)
             .header(http::header::ETAG, v.quoted_etag());
+        b = crate::sse::response_headers(b, v.sse.as_ref());
         if let Some(vid) = &v.version_id {
             b = b.header("x-amz-version-id", vid.as_str());
         }
@@ -64,12 +66,15 @@ impl S3Api {
             storage_class: headers::storage_class(h)?,
             acl: ownership.acl,
             tags: crate::tagging::from_header(ctx)?,
+            // Set by the engine from the request's encryption (or the bucket's default).
+            sse: None,
         })
     }
 
     pub(crate) async fn get_object(&self, ctx: &Ctx, read: &ObjectRead, head: bool) -> HandlerResult {
         let (bucket, handle) = self.authorized_object(ctx).await?;
         headers::refuse_unimplemented(&ctx.headers)?;
+        let customer = self.read_key(ctx, true)?;
         let v = &handle.version;
         let versioned = bucket.record.versioning != Versioning::Unversioned;
         if let Precondition::NotModified = headers::read_conditions(&ctx.headers, v, "")? {
@@ -99,6 +104,10 @@ impl S3Api {
             },
             None => ksan_proto::range::parse_range(ctx.header("range"), v.size)?,
         };
+        // The SSE-C key is checked once the request is known to be well-formed (a part number
+        // out of range is InvalidPart first, as S3 answers).
+        let handle = handle.with_customer_key(customer.as_ref())?;
+        let v = &handle.version;
         let (offset, len) = range.unwrap_or((0, v.size));
         let mut b = object_headers(Response::builder(), v, versioned)
             .header(http::header::ACCEPT_RANGES, "bytes")
@@ -176,6 +185,7 @@ impl S3Api {
             Err(e) => return Err(self.missing_key(ctx, &src_bucket, &src.key, e)),
         };
         self.check_source(ctx, &src_bucket, &source.version, src.version.is_some())?;
+        let source = source.with_customer_key(self.copy_source_key(ctx)?.as_ref())?;
         if let Precondition::NotModified =
             headers::read_conditions(&ctx.headers, &source.version, "x-amz-copy-source-")?
         {
@@ -197,7 +207,8 @@ impl S3Api {
         let same_object = src.bucket == bucket.name() && src.key == ctx.key() && src.version.is_none();
         headers::check_website_redirect(h)?;
         let new_redirect = headers::get(h, "x-amz-website-redirect-location").is_some();
-        if same_object && !replace && storage_class.is_none() && !new_redirect {
+        let sse = self.write_request(ctx)?;
+        if same_object && !replace && storage_class.is_none() && !new_redirect && sse.is_none() {
             return Err(S3Error::new(ErrorCode::InvalidRequest).msg(
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
             ));
@@ -232,6 +243,7 @@ impl S3Api {
             },
             acl: ownership.acl,
             tags,
+            sse: None,
         };
         let v = self
             .engine
@@ -242,9 +254,12 @@ impl S3Api {
                 object,
                 headers::write_conditions(h),
                 headers::checksum_algorithm(h)?,
+                sse.as_ref(),
             )
             .await?;
-        copy_result(&v, src.version.map(|_| sv))
+        let mut resp = copy_result(&v, src.version.map(|_| sv))?;
+        crate::sse::add_response_headers(&mut resp, v.sse.as_ref());
+        Ok(resp)
     }
 }
 

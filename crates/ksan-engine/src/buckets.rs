@@ -375,13 +375,14 @@ mod tests {
             .await
             .unwrap();
         let up = e
-            .create_upload("bkt", "obj", NewObject::default(), None, None)
+            .create_upload("bkt", "obj", NewObject::default(), None, None, None)
             .await
             .unwrap();
         let body: ksan_types::BodyStream = Box::pin(futures_util::stream::once(async {
             Ok(bytes::Bytes::from_static(b"a part of an upload that never completes"))
         }));
         let req = UploadPartRequest {
+            customer: None,
             bucket: "bkt".into(),
             key: "obj".into(),
             upload_id: up.upload_id.clone(),

@@ -198,6 +198,7 @@ mod tests {
         let mut paths = Vec::new();
         for i in 0..4 {
             let req = PutObjectRequest {
+                sse: None,
                 bucket: "bkt".into(),
                 key: format!("k{i}"),
                 object: NewObject::default(),

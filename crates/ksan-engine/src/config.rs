@@ -68,6 +68,7 @@ fn decoder(kind: ConfigKind) -> fn(&[u8], &str) -> S3Result<AnyConfig> {
         ConfigKind::Cors => decode_config::<crate::cors::CorsConfig>,
         ConfigKind::Website => decode_config::<crate::website::WebsiteConfig>,
         ConfigKind::Tagging => decode_config::<crate::tags::BucketTags>,
+        ConfigKind::Encryption => decode_config::<crate::sse::EncryptionConfig>,
     }
 }
 
@@ -88,6 +89,19 @@ impl std::fmt::Debug for BucketState {
             .field("configs", &kinds)
             .finish()
     }
+}
+
+/// A bucket `b` of owner `o` with no configuration (unit tests of configuration kinds).
+#[cfg(test)]
+pub(crate) fn test_bucket() -> BucketState {
+    BucketState::new(crate::records::BucketRecord {
+        name: "b".into(),
+        owner: "o".into(),
+        owner_display_name: "o".into(),
+        created_ms: 0,
+        location: None,
+        versioning: Default::default(),
+    })
 }
 
 impl BucketState {

@@ -244,7 +244,6 @@ pub fn evaluate(config: Option<&CorsConfig>, req: &CorsRequest<'_>) -> S3Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::BucketRecord;
 
     fn rule(methods: &[&str], origins: &[&str], headers: &[&str]) -> CorsRule {
         CorsRule {
@@ -276,14 +275,7 @@ mod tests {
     }
 
     fn bucket() -> BucketState {
-        BucketState::new(BucketRecord {
-            name: "b".into(),
-            owner: "o".into(),
-            owner_display_name: "o".into(),
-            created_ms: 0,
-            location: None,
-            versioning: Default::default(),
-        })
+        crate::config::test_bucket()
     }
 
     #[test]

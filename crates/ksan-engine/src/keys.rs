@@ -26,11 +26,13 @@ pub enum ConfigKind {
     Website,
     /// The bucket's tags.
     Tagging,
+    /// The default encryption.
+    Encryption,
 }
 
 impl ConfigKind {
     /// Every kind.
-    pub const ALL: [ConfigKind; 7] = [
+    pub const ALL: [ConfigKind; 8] = [
         ConfigKind::Acl,
         ConfigKind::Ownership,
         ConfigKind::Policy,
@@ -38,6 +40,7 @@ impl ConfigKind {
         ConfigKind::Cors,
         ConfigKind::Website,
         ConfigKind::Tagging,
+        ConfigKind::Encryption,
     ];
 
     /// The kind's name in its row key.
@@ -50,6 +53,7 @@ impl ConfigKind {
             ConfigKind::Cors => "cors",
             ConfigKind::Website => "website",
             ConfigKind::Tagging => "tagging",
+            ConfigKind::Encryption => "encryption",
         }
     }
 
@@ -186,10 +190,19 @@ pub fn manifest_prefix(uid: &[u8; 16]) -> Vec<u8> {
     cat(&[b"M|", uid, b"|"])
 }
 
-/// `A|access-key` -> AccessKeyRecord
-pub fn access_key(ak: &str) -> Vec<u8> {
-    cat(&[b"A|", ak.as_bytes()])
+/// `Z|kms|key id` -> KmsKeyRecord: a key of the built-in key service
+pub fn kms_key(id: &str) -> Vec<u8> {
+    cat(&[KMS_PREFIX, id.as_bytes()])
 }
+/// Every key of the built-in key service.
+pub const KMS_PREFIX: &[u8] = b"Z|kms|";
+
+/// `A|access-key` -> AccessKeyRecord (its secret sealed by the master key)
+pub fn access_key(ak: &str) -> Vec<u8> {
+    cat(&[ACCESS_KEY_PREFIX, ak.as_bytes()])
+}
+/// Every access key record.
+pub const ACCESS_KEY_PREFIX: &[u8] = b"A|";
 
 /// `W|user-name` -> UserRecord
 pub fn user(name: &str) -> Vec<u8> {

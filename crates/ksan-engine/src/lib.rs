@@ -24,10 +24,12 @@ pub mod config;
 pub mod cors;
 pub mod integrity;
 pub mod keys;
+pub mod kms;
 pub mod list;
 pub mod multipart;
 pub mod objects;
 pub mod records;
+pub mod sse;
 mod store;
 pub mod tags;
 pub mod users;
@@ -57,6 +59,8 @@ pub struct EngineConfig {
     pub completed_upload_memory: Duration,
     /// The region buckets are created in by default.
     pub region: String,
+    /// The master key (SSE-S3 and the key service's keys).
+    pub master_key: sse::MasterKey,
 }
 
 impl Default for EngineConfig {
@@ -67,6 +71,7 @@ impl Default for EngineConfig {
             orphan_age: Duration::from_secs(24 * 3600),
             completed_upload_memory: Duration::from_secs(24 * 3600),
             region: "us-east-1".to_owned(),
+            master_key: sse::MasterKey::default(),
         }
     }
 }
@@ -105,14 +110,20 @@ pub struct Engine {
     pub(crate) buckets: config::BucketCache,
     pub(crate) workers: workers::Registry,
     pub(crate) integrity: Arc<integrity::IntegrityCounters>,
+    pub(crate) keyring: sse::Keyring,
+    kms: Arc<kms::BuiltinKms>,
 }
 
 impl Engine {
     /// An engine over these stores.
     pub fn new(meta: Arc<dyn MetaKv>, data: Arc<dyn DataStore>, config: EngineConfig) -> Arc<Self> {
+        let kms = Arc::new(kms::BuiltinKms::new(meta.clone(), &config.master_key));
+        let keyring = sse::Keyring::new(&config.master_key, kms.clone());
         Arc::new(Engine {
             meta,
             data,
+            keyring,
+            kms,
             config,
             buckets: config::BucketCache::default(),
             workers: workers::Registry::default(),
@@ -123,6 +134,16 @@ impl Engine {
     /// The engine's settings.
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// The server's keys: the master key's derived keys and the key service.
+    pub fn keyring(&self) -> &sse::Keyring {
+        &self.keyring
+    }
+
+    /// The built-in key service (its keys are managed through the admin API).
+    pub fn kms(&self) -> &kms::BuiltinKms {
+        &self.kms
     }
 
     pub(crate) async fn snapshot(&self) -> S3Result<Snapshot> {
@@ -136,13 +157,22 @@ impl Engine {
         F: for<'a> Fn(&'a mut dyn WriteOps) -> BoxFuture<'a, S3Result<T>> + Send + Sync + 'static,
         T: Send + 'static,
     {
-        ksan_meta::write::<T, TxnError, _>(&*self.meta, move |txn| {
-            let run = f(txn);
-            Box::pin(async move { run.await.map_err(TxnError) })
-        })
-        .await
-        .map_err(|e| e.0)
+        write_txn(&*self.meta, f).await
     }
+}
+
+/// Run the job `f` in a write transaction of `meta` (see `Engine::write`).
+pub(crate) async fn write_txn<T, F>(meta: &dyn MetaKv, f: F) -> S3Result<T>
+where
+    F: for<'a> Fn(&'a mut dyn WriteOps) -> BoxFuture<'a, S3Result<T>> + Send + Sync + 'static,
+    T: Send + 'static,
+{
+    ksan_meta::write::<T, TxnError, _>(meta, move |txn| {
+        let run = f(txn);
+        Box::pin(async move { run.await.map_err(TxnError) })
+    })
+    .await
+    .map_err(|e| e.0)
 }
 
 /// S3Error carried through a metadata transaction (the meta layer knows nothing of S3).

@@ -272,6 +272,7 @@ mod tests {
 
     async fn put(e: &Engine, key: &str) {
         let req = PutObjectRequest {
+            sse: None,
             bucket: "bkt".into(),
             key: key.into(),
             object: NewObject::default(),

@@ -13,9 +13,10 @@ use md5::{Digest as _, Md5};
 use crate::keys::{self, Queue};
 use crate::objects::{BodyChecks, ObjectHandle, Received, WriteConditions, check_write_conditions};
 use crate::records::{
-    ChecksumType, Content, DataLocation, ManifestEntry, NewObject, ObjectVersion, PartRecord, Segment, StoredChecksum,
-    UploadRecord, decode,
+    ChecksumType, Content, DataLocation, ManifestEntry, NewObject, ObjectVersion, PartRecord, SealedKey, Segment,
+    StoredChecksum, UploadRecord, decode,
 };
+use crate::sse::{CustomerKey, Sealing, SseRequest, Unsealing};
 use crate::versions::{add_blob_ref, insert_version, load_bucket, release_segments};
 use crate::{Engine, now_ms, store};
 
@@ -34,6 +35,8 @@ pub struct UploadPartRequest {
     pub part_number: u32,
     /// The body's declared length and digests.
     pub body: BodyChecks,
+    /// The SSE-C key an upload encrypted with the customer's key needs with every part.
+    pub customer: Option<CustomerKey>,
 }
 
 /// A part named in CompleteMultipartUpload.
@@ -239,10 +242,14 @@ impl Engine {
         &self,
         bucket: &str,
         key: &str,
-        object: NewObject,
+        mut object: NewObject,
         checksum_algorithm: Option<ChecksumAlgorithm>,
         checksum_type: Option<ChecksumType>,
+        sse: Option<&SseRequest>,
     ) -> S3Result<UploadRecord> {
+        // The upload's parts are sealed as its request (or the bucket's default) says.
+        let state = self.bucket_state(bucket).await?;
+        object.sse = self.keyring.sealing(&state, sse).await?.map(|s| s.mode);
         let checksum_type = match (checksum_algorithm, checksum_type) {
             (None, Some(_)) => {
                 return Err(S3Error::new(ErrorCode::InvalidRequest)
@@ -315,27 +322,26 @@ impl Engine {
             .map(|c| c.algorithm)
             .or(upload.checksum_algorithm);
         let algorithms: Vec<ChecksumAlgorithm> = algorithm.into_iter().collect();
-        let received = self.receive(body, &req.body, &algorithms, false).await?;
-        let Received::Blob { id, size, digests } = &received else {
-            return Err(S3Error::internal("a part was not stored as a blob"));
-        };
-        let part = PartRecord {
-            part_number: req.part_number,
-            size: *size,
-            etag: hex::encode(digests.md5),
-            last_modified_ms: now_ms(),
-            checksum: received.checksum(),
-            segments: vec![Segment {
-                blob: *id,
-                offset: 0,
-                len: *size,
-            }],
-        };
+        let sealing = self.part_sealing(&upload, req.customer.as_ref()).await?;
+        let received = self
+            .receive(body, &req.body, &algorithms, false, sealing.as_ref())
+            .await?;
+        let part = part_of(req.part_number, &received)?;
         let result = self.store_part(&req.bucket, &req.key, &req.upload_id, part, true).await;
         if result.is_err() {
             self.discard(&received);
         }
         result
+    }
+
+    /// How an upload's parts are sealed: as the upload says (an SSE-C upload only with its
+    /// key); a key sent for an upload that is not SSE-C is refused.
+    async fn part_sealing(&self, upload: &UploadRecord, customer: Option<&CustomerKey>) -> S3Result<Option<Sealing>> {
+        crate::sse::check_customer_key(upload.object.sse.as_ref(), customer)?;
+        match &upload.object.sse {
+            None => Ok(None),
+            Some(mode) => Ok(Some(self.keyring.sealing_of(mode, customer).await?)),
+        }
     }
 
     /// Commit a part record; `new_blob`: its one segment is a fresh blob (first reference),
@@ -371,6 +377,7 @@ impl Engine {
 
     /// UploadPartCopy: the part references the source's bytes in [offset, offset + len); the
     /// bytes are read once to compute the part's MD5 (and checksum), never written again.
+    #[allow(clippy::too_many_arguments)]
     pub async fn upload_part_copy(
         &self,
         bucket: &str,
@@ -379,16 +386,36 @@ impl Engine {
         part_number: u32,
         source: &ObjectHandle,
         range: (u64, u64),
+        customer: Option<&CustomerKey>,
     ) -> S3Result<PartRecord> {
         let upload = self.get_upload(bucket, key, upload_id).await?;
         let (offset, len) = range;
         let algorithms: Vec<ChecksumAlgorithm> = upload.checksum_algorithm.into_iter().collect();
         let src = &source.version;
+        let sealing = self.part_sealing(&upload, customer).await?;
+        if sealing.is_some() || src.sse.is_some() {
+            // Encrypted on either side: the range is read (opened) and written anew (sealed
+            // with the part's own data key, or in the clear).
+            let stream = self.read(source, offset, len).await?;
+            let checks = BodyChecks {
+                content_length: Some(len),
+                ..BodyChecks::default()
+            };
+            let received = self
+                .receive(stream, &checks, &algorithms, false, sealing.as_ref())
+                .await?;
+            let part = part_of(part_number, &received)?;
+            let result = self.store_part(bucket, key, upload_id, part, true).await;
+            if result.is_err() {
+                self.discard(&received);
+            }
+            return result;
+        }
         let segments: Vec<Segment> = match &src.data {
             DataLocation::Blob(id) => vec![Segment { blob: *id, offset, len }],
             DataLocation::Manifest { .. } => segments_in(source.manifest().unwrap_or(&[]), offset, len)
                 .into_iter()
-                .map(|(s, _)| s)
+                .map(|(s, _, _)| s)
                 .collect(),
             DataLocation::Inline => Vec::new(),
         };
@@ -428,6 +455,7 @@ impl Engine {
                 value: ksan_data::base64(&v),
             }),
             segments: part_segments.clone(),
+            sealed: None,
         };
         let result = self.store_part(bucket, key, upload_id, part, new_blob).await;
         if result.is_err() && new_blob {
@@ -447,12 +475,13 @@ impl Engine {
         completed: Vec<CompletedPart>,
         conditions: WriteConditions,
     ) -> S3Result<ObjectVersion> {
-        self.complete_upload_checked(bucket, key, upload_id, completed, conditions, None)
+        self.complete_upload_checked(bucket, key, upload_id, completed, conditions, None, None)
             .await
     }
 
     /// CompleteMultipartUpload, with the whole-object checksum the client sent (if any), which
     /// must equal the one computed from the parts (BadDigest otherwise; nothing is created).
+    #[allow(clippy::too_many_arguments)]
     pub async fn complete_upload_checked(
         &self,
         bucket: &str,
@@ -461,7 +490,9 @@ impl Engine {
         completed: Vec<CompletedPart>,
         conditions: WriteConditions,
         expected_checksum: Option<(ChecksumAlgorithm, String)>,
+        customer: Option<&CustomerKey>,
     ) -> S3Result<ObjectVersion> {
+        let customer = customer.cloned();
         if completed.is_empty() {
             return Err(S3Error::new(ErrorCode::MalformedXML)
                 .msg("The XML you provided was not well-formed or did not validate against our published schema"));
@@ -483,6 +514,7 @@ impl Engine {
         self.write(move |txn| {
             let (bucket, key, upload_id) = (bucket.clone(), key.clone(), upload_id.clone());
             let (completed, conditions, expected) = (completed.clone(), conditions.clone(), expected_checksum.clone());
+            let customer = customer.clone();
             Box::pin(async move {
                 let bucket_record = load_bucket(txn, &bucket).await?;
                 let done_key = keys::completed_upload(&bucket, &key, &upload_id);
@@ -493,6 +525,8 @@ impl Engine {
                         return store::get::<ObjectVersion>(&*txn, &done_key).await?.ok_or(e);
                     }
                 };
+                // An SSE-C upload is completed with its key, as S3 requires.
+                crate::sse::check_customer_key(upload.object.sse.as_ref(), customer.as_ref())?;
                 check_write_conditions(txn, &bucket, &key, &conditions).await?;
                 let stored = load_parts(&*txn, &upload_id, 0, usize::MAX).await?;
                 let chosen = choose_parts(&stored, &completed, &upload_id)?;
@@ -522,6 +556,7 @@ impl Engine {
                     data: DataLocation::Manifest {
                         parts: chosen.len() as u32,
                     },
+                    sealed: None,
                 };
                 let mut version = ObjectVersion::new(key.clone(), upload.object.clone(), content);
                 // The chosen parts' segment references move to the manifest; the rest are released.
@@ -532,6 +567,7 @@ impl Engine {
                             part_number: p.part_number,
                             segment: *s,
                             part_checksum: if i == 0 { p.checksum.clone() } else { None },
+                            sealed: p.sealed.clone(),
                         };
                         store::put(txn, &keys::manifest(&version.uid, offset), &entry)?;
                         offset += s.len;
@@ -652,18 +688,16 @@ impl Engine {
         manifest: &Arc<Vec<(u64, ManifestEntry)>>,
         offset: u64,
         len: u64,
+        unsealing: Option<Unsealing>,
     ) -> S3Result<BodyStream> {
         let pieces = segments_in(manifest, offset, len);
         let data = self.data.clone();
-        let stream = futures_util::stream::iter(pieces).then(move |(s, _)| {
-            let data = data.clone();
+        let stream = futures_util::stream::iter(pieces).then(move |(s, _, sealed)| {
+            let (data, unsealing) = (data.clone(), unsealing.clone());
             async move {
-                match data.read(BlobId(s.blob), s.offset, s.len).await {
+                match open_segment(&*data, &s, sealed.as_ref(), unsealing.as_ref()).await {
                     Ok(stream) => stream,
-                    Err(e) => {
-                        let err: S3Error = e.into();
-                        Box::pin(futures_util::stream::once(async move { Err(err) })) as BodyStream
-                    }
+                    Err(err) => Box::pin(futures_util::stream::once(async move { Err(err) })) as BodyStream,
                 }
             }
         });
@@ -671,8 +705,45 @@ impl Engine {
     }
 }
 
+/// The record of a part whose bytes were just received as one new blob.
+fn part_of(part_number: u32, received: &Received) -> S3Result<PartRecord> {
+    let Received::Blob { id, size, sealed, .. } = received else {
+        return Err(S3Error::internal("a part was not stored as a blob"));
+    };
+    Ok(PartRecord {
+        part_number,
+        size: *size,
+        etag: hex::encode(received.digests().md5),
+        last_modified_ms: now_ms(),
+        checksum: received.checksum(),
+        segments: vec![Segment {
+            blob: *id,
+            offset: 0,
+            len: *size,
+        }],
+        sealed: sealed.clone(),
+    })
+}
+
+/// The bytes of one segment: read as stored, or opened with its data key.
+pub(crate) async fn open_segment(
+    data: &dyn ksan_data::DataStore,
+    s: &Segment,
+    sealed: Option<&SealedKey>,
+    unsealing: Option<&Unsealing>,
+) -> S3Result<BodyStream> {
+    match (sealed, unsealing) {
+        (None, _) => Ok(data.read(BlobId(s.blob), s.offset, s.len).await?),
+        (Some(sealed), Some(u)) => {
+            let key = u.key(sealed).await?;
+            Ok(ksan_data::crypt::open_range(data, BlobId(s.blob), &key, sealed.plain_size, s.offset, s.len).await?)
+        }
+        (Some(_), None) => Err(S3Error::internal("an encrypted blob without its version's encryption")),
+    }
+}
+
 /// The parts of the segments that cover [offset, offset + len), with their part numbers.
-pub fn segments_in(manifest: &[(u64, ManifestEntry)], offset: u64, len: u64) -> Vec<(Segment, u32)> {
+pub fn segments_in(manifest: &[(u64, ManifestEntry)], offset: u64, len: u64) -> Vec<(Segment, u32, Option<SealedKey>)> {
     let end = offset + len;
     let first = manifest
         .partition_point(|(start, _)| *start <= offset)
@@ -696,6 +767,7 @@ pub fn segments_in(manifest: &[(u64, ManifestEntry)], offset: u64, len: u64) -> 
                 len: to - from,
             },
             entry.part_number,
+            entry.sealed.clone(),
         ));
     }
     out
@@ -759,6 +831,7 @@ mod tests {
 
     fn part_req(upload_id: &str, n: u32) -> UploadPartRequest {
         UploadPartRequest {
+            customer: None,
             bucket: "bkt".into(),
             key: "obj".into(),
             upload_id: upload_id.into(),
@@ -773,7 +846,14 @@ mod tests {
         let u = e.create_user("u", "AKU", "secretsecret", false).await.unwrap();
         e.create_bucket(&u, "bkt", None).await.unwrap();
         let up = e
-            .create_upload("bkt", "obj", NewObject::default(), Some(ChecksumAlgorithm::Crc32), None)
+            .create_upload(
+                "bkt",
+                "obj",
+                NewObject::default(),
+                Some(ChecksumAlgorithm::Crc32),
+                None,
+                None,
+            )
             .await
             .unwrap();
         let p1: Vec<u8> = (0..MIN_PART_SIZE).map(|i| (i % 253) as u8).collect();
@@ -844,7 +924,7 @@ mod tests {
         assert_eq!(e.pending_gc().await.unwrap(), 4);
 
         let up2 = e
-            .create_upload("bkt", "x", NewObject::default(), None, None)
+            .create_upload("bkt", "x", NewObject::default(), None, None, None)
             .await
             .unwrap();
         assert_eq!(
@@ -864,7 +944,7 @@ mod tests {
         let u = e.create_user("u", "AKU", "secretsecret", false).await.unwrap();
         e.create_bucket(&u, "bkt", None).await.unwrap();
         let up = e
-            .create_upload("bkt", "obj", NewObject::default(), None, None)
+            .create_upload("bkt", "obj", NewObject::default(), None, None, None)
             .await
             .unwrap();
         let p = e
@@ -895,7 +975,7 @@ mod tests {
         );
         // a part named twice: the last mention counts
         let up = e
-            .create_upload("bkt", "obj", NewObject::default(), None, None)
+            .create_upload("bkt", "obj", NewObject::default(), None, None, None)
             .await
             .unwrap();
         let p = e
@@ -920,6 +1000,7 @@ mod tests {
                 NewObject::default(),
                 Some(ChecksumAlgorithm::Sha256),
                 None,
+                None,
             )
             .await
             .unwrap();
@@ -930,7 +1011,15 @@ mod tests {
         let parts = || named(&[(1, &p.etag)]);
         let bad = Some((ChecksumAlgorithm::Sha256, "bad".to_owned()));
         let err = e
-            .complete_upload_checked("bkt", "obj", &up.upload_id, parts(), WriteConditions::default(), bad)
+            .complete_upload_checked(
+                "bkt",
+                "obj",
+                &up.upload_id,
+                parts(),
+                WriteConditions::default(),
+                bad,
+                None,
+            )
             .await
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::BadDigest);
@@ -950,6 +1039,7 @@ mod tests {
                 NewObject::default(),
                 Some(ChecksumAlgorithm::Sha256),
                 None,
+                None,
             )
             .await
             .unwrap();
@@ -958,9 +1048,17 @@ mod tests {
             .await
             .unwrap();
         let parts2 = named(&[(1, &p2.etag)]);
-        e.complete_upload_checked("bkt", "obj", &up2.upload_id, parts2, WriteConditions::default(), good)
-            .await
-            .unwrap();
+        e.complete_upload_checked(
+            "bkt",
+            "obj",
+            &up2.upload_id,
+            parts2,
+            WriteConditions::default(),
+            good,
+            None,
+        )
+        .await
+        .unwrap();
     }
 
     #[test]

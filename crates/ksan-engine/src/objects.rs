@@ -12,8 +12,9 @@ use ksan_types::{BodyStream, ChecksumAlgorithm, ErrorCode, S3Error, S3Result, Tr
 
 use crate::keys;
 use crate::records::{
-    BucketRecord, Content, DataLocation, ManifestEntry, NewObject, ObjectVersion, StoredChecksum, Versioning,
+    BucketRecord, Content, DataLocation, ManifestEntry, NewObject, ObjectVersion, SealedKey, StoredChecksum, Versioning,
 };
+use crate::sse::{CustomerKey, Sealing, SseRequest, Unsealing};
 use crate::versions::{
     NewData, insert_version, load_bucket, load_manifest, newest_version, null_uid, reference_data, refresh_latest,
     remove_version, rewrite_version,
@@ -67,6 +68,8 @@ pub struct PutObjectRequest {
     pub body: BodyChecks,
     /// If-Match / If-None-Match.
     pub conditions: WriteConditions,
+    /// The encryption asked for (None: the bucket's default, if any).
+    pub sse: Option<SseRequest>,
 }
 
 /// A version looked up for reading, with its bytes if they are inline (read from the same
@@ -78,9 +81,18 @@ pub struct ObjectHandle {
     inline: Option<Bytes>,
     /// Segments of a multipart object by object offset, read with the version.
     manifest: Option<Arc<Vec<(u64, ManifestEntry)>>>,
+    /// The SSE-C key of an SSE-C version, checked (`with_customer_key`).
+    customer: Option<CustomerKey>,
 }
 
 impl ObjectHandle {
+    /// The SSE-C key a read brings: required for an SSE-C version and checked against it,
+    /// refused for any other (S3's errors, see `sse::check_customer_key`).
+    pub fn with_customer_key(mut self, customer: Option<&CustomerKey>) -> S3Result<Self> {
+        self.customer = crate::sse::check_customer_key(self.version.sse.as_ref(), customer)?.cloned();
+        Ok(self)
+    }
+
     /// The size of inline bytes, if the object is stored inline.
     pub fn inline_len(&self) -> Option<usize> {
         self.inline.as_ref().map(|b| b.len())
@@ -114,14 +126,29 @@ fn bad_checksum(algorithm: ChecksumAlgorithm) -> S3Error {
 
 /// The bytes of a PUT as received: either small enough to live inline, or a finished blob.
 pub(crate) enum Received {
-    Inline { bytes: Bytes, digests: Digests },
-    Blob { id: [u8; 16], size: u64, digests: Digests },
+    Inline {
+        bytes: Bytes,
+        digests: Digests,
+    },
+    Blob {
+        id: [u8; 16],
+        size: u64,
+        digests: Digests,
+        /// The data key of a sealed blob.
+        sealed: Option<SealedKey>,
+    },
 }
 
 impl Received {
     pub(crate) fn digests(&self) -> &Digests {
         match self {
             Received::Inline { digests, .. } | Received::Blob { digests, .. } => digests,
+        }
+    }
+    pub(crate) fn sealed(&self) -> Option<SealedKey> {
+        match self {
+            Received::Inline { .. } => None,
+            Received::Blob { sealed, .. } => sealed.clone(),
         }
     }
     pub(crate) fn size(&self) -> u64 {
@@ -149,14 +176,21 @@ impl Engine {
         checks: &BodyChecks,
         algorithms: &[ChecksumAlgorithm],
         inline: bool,
+        seal: Option<&Sealing>,
     ) -> S3Result<Received> {
         let max_size = MAX_PUT_SIZE;
-        let threshold = if inline { self.config.inline_threshold as u64 } else { 0 };
+        // Encrypted bytes never live inline: the metadata store would hold them in the clear.
+        let threshold = if inline && seal.is_none() {
+            self.config.inline_threshold as u64
+        } else {
+            0
+        };
         let mut pending: Vec<Bytes> = Vec::new();
         let mut total: u64 = 0;
         let mut writer: Option<Box<dyn BlobWriter>> = None;
-        if checks.content_length.is_some_and(|l| l > threshold) {
-            writer = Some(self.data.create(Hashers::new(algorithms)).await?);
+        let mut wrapped: Option<Vec<u8>> = None;
+        if seal.is_some() || checks.content_length.is_some_and(|l| l > threshold) {
+            writer = Some(self.new_writer(algorithms, seal, &mut wrapped).await?);
         }
         while let Some(chunk) = body.next().await {
             let chunk = chunk?;
@@ -171,7 +205,7 @@ impl Engine {
                 None => {
                     pending.push(chunk);
                     if total > threshold {
-                        let mut w = self.data.create(Hashers::new(algorithms)).await?;
+                        let mut w = self.new_writer(algorithms, seal, &mut wrapped).await?;
                         for c in pending.drain(..) {
                             w.write(c).await?;
                         }
@@ -193,6 +227,10 @@ impl Engine {
                     id: id.0,
                     size,
                     digests,
+                    sealed: wrapped.map(|wrapped| SealedKey {
+                        wrapped,
+                        plain_size: size,
+                    }),
                 }
             }
             None => {
@@ -216,6 +254,25 @@ impl Engine {
         Ok(received)
     }
 
+    /// A new blob writer hashing with `algorithms`; sealed with a fresh data key (whose wrapped
+    /// form goes to `wrapped`) if `seal` says so.
+    async fn new_writer(
+        &self,
+        algorithms: &[ChecksumAlgorithm],
+        seal: Option<&Sealing>,
+        wrapped: &mut Option<Vec<u8>>,
+    ) -> S3Result<Box<dyn BlobWriter>> {
+        let Some(seal) = seal else {
+            return Ok(self.data.create(Hashers::new(algorithms)).await?);
+        };
+        let (key, w) = seal.new_key().await?;
+        *wrapped = Some(w);
+        let inner = self.data.create(Hashers::none()).await?;
+        Ok(Box::new(
+            ksan_data::crypt::SealingWriter::new(inner, &key, Hashers::new(algorithms)).map_err(S3Error::internal)?,
+        ))
+    }
+
     /// Remove a blob nobody references any more (a failed PUT's), in the background.
     pub(crate) fn discard(&self, received: &Received) {
         if let Received::Blob { id, .. } = received {
@@ -230,14 +287,33 @@ impl Engine {
     }
 
     /// PutObject.
-    pub async fn put_object(&self, req: PutObjectRequest, body: BodyStream) -> S3Result<ObjectVersion> {
+    pub async fn put_object(&self, mut req: PutObjectRequest, body: BodyStream) -> S3Result<ObjectVersion> {
+        let state = self.bucket_state(&req.bucket).await?;
+        let sealing = self.keyring.sealing(&state, req.sse.as_ref()).await?;
+        req.object.sse = sealing.as_ref().map(|s| s.mode.clone());
         // S3 stores a CRC64NVME checksum for objects uploaded without one.
         let algorithm = req
             .body
             .checksum
             .as_ref()
             .map_or(ChecksumAlgorithm::Crc64Nvme, |c| c.algorithm);
-        let received = self.receive(body, &req.body, &[algorithm], true).await?;
+        let received = self
+            .receive(body, &req.body, &[algorithm], true, sealing.as_ref())
+            .await?;
+        self.commit_received(&req.bucket, req.key, req.object, req.conditions, received)
+            .await
+    }
+
+    /// The version for bytes just received (inline or a new blob), committed as a new version
+    /// of `key`; on failure the new blob is removed.
+    async fn commit_received(
+        &self,
+        bucket: &str,
+        key: String,
+        object: NewObject,
+        conditions: WriteConditions,
+        received: Received,
+    ) -> S3Result<ObjectVersion> {
         let (data, inline) = match &received {
             Received::Inline { bytes, .. } => (DataLocation::Inline, Some(bytes.clone())),
             Received::Blob { id, .. } => (DataLocation::Blob(*id), None),
@@ -248,9 +324,10 @@ impl Engine {
             checksum: received.checksum(),
             checksum_type: None,
             data,
+            sealed: received.sealed(),
         };
-        let version = ObjectVersion::new(req.key, req.object, content);
-        let (bucket, conditions) = (req.bucket, req.conditions);
+        let version = ObjectVersion::new(key, object, content);
+        let bucket = bucket.to_owned();
         let result = self
             .write(move |txn| {
                 let (bucket, conditions, mut version, inline) =
@@ -377,8 +454,9 @@ impl Engine {
 
     /// The bytes [offset, offset + len) of a looked-up version.
     pub async fn read(&self, handle: &ObjectHandle, offset: u64, len: u64) -> S3Result<BodyStream> {
+        let unsealing = self.unsealing(handle).await?;
         if let Some(manifest) = &handle.manifest {
-            return self.read_segments(manifest, offset, len).await;
+            return self.read_segments(manifest, offset, len, unsealing).await;
         }
         match (&handle.version.data, &handle.inline) {
             (DataLocation::Inline, Some(bytes)) => {
@@ -387,10 +465,22 @@ impl Engine {
                 let part = bytes.slice(start..end);
                 Ok(Box::pin(futures_util::stream::once(async move { Ok(part) })))
             }
-            (DataLocation::Blob(id), _) => Ok(self.data.read(ksan_data::BlobId(*id), offset, len).await?),
+            (DataLocation::Blob(id), _) => {
+                let segment = crate::records::Segment { blob: *id, offset, len };
+                let sealed = handle.version.sealed.as_ref();
+                crate::multipart::open_segment(&*self.data, &segment, sealed, unsealing.as_ref()).await
+            }
             (DataLocation::Inline, None) | (DataLocation::Manifest { .. }, _) => {
                 Err(S3Error::internal("object read without its bytes or manifest"))
             }
+        }
+    }
+
+    /// What opens a looked-up version's blobs (None: it is not encrypted).
+    pub(crate) async fn unsealing(&self, handle: &ObjectHandle) -> S3Result<Option<Unsealing>> {
+        match &handle.version.sse {
+            None => Ok(None),
+            Some(mode) => Ok(Some(self.keyring.unsealing(mode, handle.customer.as_ref()).await?)),
         }
     }
 
@@ -457,16 +547,31 @@ impl Engine {
     /// copied: the new version references the same blob. The copy keeps the source's checksum
     /// unless `checksum_algorithm` asks for another (or for a whole-object value where the
     /// source has a composite one): then the source's bytes are read once to compute it.
+    #[allow(clippy::too_many_arguments)]
     pub async fn copy_object(
         &self,
         source: &ObjectHandle,
         bucket: &str,
         key: &str,
-        object: NewObject,
+        mut object: NewObject,
         conditions: WriteConditions,
         checksum_algorithm: Option<ChecksumAlgorithm>,
+        sse: Option<&SseRequest>,
     ) -> S3Result<ObjectVersion> {
         let src = &source.version;
+        let state = self.bucket_state(bucket).await?;
+        let sealing = self.keyring.sealing(&state, sse).await?;
+        object.sse = sealing.as_ref().map(|s| s.mode.clone());
+        let shares = match (&sealing, &src.sse) {
+            (None, None) => true,
+            (Some(s), Some(mode)) => s.same_kek_as(mode),
+            _ => false,
+        };
+        if !shares {
+            return self
+                .copy_rewritten(source, bucket, key, object, conditions, checksum_algorithm, sealing)
+                .await;
+        }
         let keeps = |a: ChecksumAlgorithm| {
             src.checksum.as_ref().is_some_and(|c| c.algorithm == a)
                 && src.checksum_type != Some(ksan_types::ChecksumType::Composite)
@@ -481,6 +586,7 @@ impl Engine {
             checksum,
             checksum_type,
             data: src.data.clone(),
+            sealed: src.sealed.clone(),
         };
         let version = ObjectVersion::new(key.to_owned(), object, content);
         let (inline, manifest) = (source.inline.clone(), source.manifest.clone());
@@ -501,6 +607,38 @@ impl Engine {
             })
         })
         .await
+    }
+}
+
+impl Engine {
+    /// A copy whose encryption differs from its source's: the bytes are read (opened) and
+    /// written as a new blob (sealed under the destination's key, or in the clear).
+    #[allow(clippy::too_many_arguments)]
+    async fn copy_rewritten(
+        &self,
+        source: &ObjectHandle,
+        bucket: &str,
+        key: &str,
+        object: NewObject,
+        conditions: WriteConditions,
+        checksum_algorithm: Option<ChecksumAlgorithm>,
+        sealing: Option<Sealing>,
+    ) -> S3Result<ObjectVersion> {
+        let src = &source.version;
+        let algorithm = checksum_algorithm
+            .or(src.checksum.as_ref().map(|c| c.algorithm))
+            .unwrap_or(ChecksumAlgorithm::Crc64Nvme);
+        let stream = self.read(source, 0, src.size).await?;
+        let checks = BodyChecks {
+            content_length: Some(src.size),
+            ..BodyChecks::default()
+        };
+        let received = self
+            .receive(stream, &checks, &[algorithm], true, sealing.as_ref())
+            .await?;
+        // A multipart source's copy is one new object, with the MD5 of its bytes as ETag.
+        self.commit_received(bucket, key.to_owned(), object, conditions, received)
+            .await
     }
 }
 
@@ -572,6 +710,7 @@ pub(crate) async fn handle_for(snap: &dyn ReadOps, version: ObjectVersion) -> S3
         version,
         inline,
         manifest,
+        customer: None,
     })
 }
 
@@ -653,6 +792,7 @@ mod tests {
 
     fn put_req(bucket: &str, key: &str) -> PutObjectRequest {
         PutObjectRequest {
+            sse: None,
             bucket: bucket.into(),
             key: key.into(),
             object: NewObject {
@@ -764,7 +904,7 @@ mod tests {
             owner: "o".into(),
             ..NewObject::default()
         };
-        e.copy_object(&src, "bkt", "dst", obj, WriteConditions::default(), None)
+        e.copy_object(&src, "bkt", "dst", obj, WriteConditions::default(), None, None)
             .await
             .unwrap();
         e.delete_object("bkt", "src", None, ("o", "o")).await.unwrap();

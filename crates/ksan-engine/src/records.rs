@@ -45,8 +45,13 @@ pub struct UserRecord {
 pub struct AccessKeyRecord {
     /// The access key id.
     pub access_key: String,
-    /// The secret.
+    /// The secret in the clear: only in records written before secrets were sealed (empty
+    /// otherwise; such records are sealed at start).
+    #[serde(default)]
     pub secret_key: String,
+    /// The secret, sealed by a key derived from the master key (`sse::Keyring`).
+    #[serde(default)]
+    pub sealed_secret: Option<Vec<u8>>,
     /// The user it belongs to.
     pub user: String,
 }
@@ -147,6 +152,9 @@ pub struct ManifestEntry {
     /// The part's own checksum, on the part's first segment (GetObjectAttributes lists it).
     #[serde(default)]
     pub part_checksum: Option<StoredChecksum>,
+    /// The segment's blob's data key, if the part is encrypted.
+    #[serde(default)]
+    pub sealed: Option<SealedKey>,
 }
 
 /// What a new object version is made of besides its bytes: who owns it and what it carries.
@@ -170,6 +178,44 @@ pub struct NewObject {
     /// Object tags.
     #[serde(default)]
     pub tags: Vec<(String, String)>,
+    /// How its bytes are encrypted at rest (None: they are not).
+    #[serde(default)]
+    pub sse: Option<SseMode>,
+}
+
+/// Server-side encryption of a version (or of an upload's parts), as stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum SseMode {
+    /// SSE-S3: data keys wrapped by a key derived from the master key.
+    S3,
+    /// SSE-KMS: data keys wrapped by a key of the key service.
+    Kms {
+        /// The key's id, as the request named it.
+        key_id: String,
+        /// `x-amz-server-side-encryption-context` (base64 JSON), bound to the wrapped keys.
+        context: Option<String>,
+        /// `x-amz-server-side-encryption-bucket-key-enabled`.
+        bucket_key: bool,
+    },
+    /// SSE-C: data keys wrapped by the customer's key, which is never stored; only its MD5
+    /// (which S3 shows) and a salted HMAC to check later requests.
+    Customer {
+        /// base64 MD5 of the key, as the client sent it.
+        key_md5: String,
+        /// The HMAC's salt.
+        salt: [u8; 16],
+        /// HMAC-SHA256(salt, key).
+        hmac: [u8; 32],
+    },
+}
+
+/// A blob's data key, wrapped, and the blob's plaintext size (to find its last chunk).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SealedKey {
+    /// The wrapped data key.
+    pub wrapped: Vec<u8>,
+    /// Plaintext bytes in the blob.
+    pub plain_size: u64,
 }
 
 /// `U|bucket|key\0upload-id` -> an upload in progress.
@@ -205,6 +251,9 @@ pub struct PartRecord {
     pub checksum: Option<StoredChecksum>,
     /// Its bytes: one new blob, or ranges of other objects' blobs.
     pub segments: Vec<Segment>,
+    /// The data key of an encrypted part (whose one segment is its own new blob).
+    #[serde(default)]
+    pub sealed: Option<SealedKey>,
 }
 
 /// A version of an object (or a delete marker).
@@ -253,6 +302,13 @@ pub struct ObjectVersion {
     /// Object tags, in the order they were given.
     #[serde(default)]
     pub tags: Vec<(String, String)>,
+    /// Encryption at rest (None: none).
+    #[serde(default)]
+    pub sse: Option<SseMode>,
+    /// The data key of a single encrypted blob (`DataLocation::Blob`); a multipart object's
+    /// are in its manifest entries.
+    #[serde(default)]
+    pub sealed: Option<SealedKey>,
 }
 
 /// What a version's bytes are: their size, digests and place.
@@ -268,6 +324,8 @@ pub struct Content {
     pub checksum_type: Option<ChecksumType>,
     /// Where the bytes are.
     pub data: DataLocation,
+    /// The data key of an encrypted single blob.
+    pub sealed: Option<SealedKey>,
 }
 
 impl ObjectVersion {
@@ -281,6 +339,7 @@ impl ObjectVersion {
             storage_class,
             acl,
             tags,
+            sse,
         } = object;
         ObjectVersion {
             key,
@@ -300,6 +359,8 @@ impl ObjectVersion {
             checksum_type: content.checksum_type,
             acl,
             tags,
+            sse,
+            sealed: content.sealed,
         }
     }
 
@@ -316,6 +377,7 @@ impl ObjectVersion {
             checksum: None,
             checksum_type: None,
             data: DataLocation::Inline,
+            sealed: None,
         };
         ObjectVersion {
             delete_marker: true,
@@ -359,6 +421,7 @@ mod tests {
             }),
             checksum_type: None,
             data: DataLocation::Blob([1; 16]),
+            sealed: None,
         };
         let v = ObjectVersion::new("k".into(), object.clone(), content);
         let bytes = encode(&v).unwrap();

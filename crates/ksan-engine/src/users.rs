@@ -47,9 +47,57 @@ impl Engine {
     /// The secret key of an access key, if it exists.
     pub async fn secret_for(&self, access_key: &str) -> S3Result<Option<String>> {
         let snap = self.snapshot().await?;
-        Ok(store::get::<AccessKeyRecord>(&*snap, &keys::access_key(access_key))
+        store::get::<AccessKeyRecord>(&*snap, &keys::access_key(access_key))
             .await?
-            .map(|ak| ak.secret_key))
+            .map(|ak| self.secret_of(&ak))
+            .transpose()
+    }
+
+    /// The secret of an access key record: sealed (by the master key) or, in a record from
+    /// before secrets were sealed, in the clear.
+    fn secret_of(&self, ak: &AccessKeyRecord) -> S3Result<String> {
+        match &ak.sealed_secret {
+            Some(sealed) => self.keyring.open_user_secret(&ak.access_key, sealed),
+            None => Ok(ak.secret_key.clone()),
+        }
+    }
+
+    /// An access key record with its secret sealed.
+    fn key_record(&self, access_key: &str, secret: &str, user: &str) -> S3Result<AccessKeyRecord> {
+        Ok(AccessKeyRecord {
+            access_key: access_key.to_owned(),
+            secret_key: String::new(),
+            sealed_secret: Some(self.keyring.seal_user_secret(access_key, secret)?),
+            user: user.to_owned(),
+        })
+    }
+
+    /// Seal the secrets that records from before sealing hold in the clear (at start).
+    pub async fn seal_stored_secrets(&self) -> S3Result<usize> {
+        let snap = self.snapshot().await?;
+        let mut sealed = Vec::new();
+        for (row, value) in store::scan(&*snap, keys::ACCESS_KEY_PREFIX, usize::MAX).await? {
+            let ak: AccessKeyRecord = decode(&value)?;
+            if ak.sealed_secret.is_none() {
+                sealed.push((row, self.key_record(&ak.access_key, &ak.secret_key, &ak.user)?));
+            }
+        }
+        let count = sealed.len();
+        if count == 0 {
+            return Ok(0);
+        }
+        let sealed = Arc::new(sealed);
+        self.write(move |txn| {
+            let sealed = sealed.clone();
+            Box::pin(async move {
+                for (row, record) in sealed.iter() {
+                    store::put(txn, row, record)?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+        Ok(count)
     }
 
     /// An access key's secret and its user, read together.
@@ -59,7 +107,10 @@ impl Engine {
             return Ok(None);
         };
         let user = store::get::<UserRecord>(&*snap, &keys::user(&ak.user)).await?;
-        Ok(user.map(|u| (ak.secret_key, Arc::new(u))))
+        match user {
+            Some(u) => Ok(Some((self.secret_of(&ak)?, Arc::new(u)))),
+            None => Ok(None),
+        }
     }
 
     /// The user owning an access key.
@@ -143,11 +194,7 @@ impl Engine {
             created_ms: now_ms(),
             email,
         };
-        let ak = AccessKeyRecord {
-            access_key: access_key.to_owned(),
-            secret_key: secret_key.to_owned(),
-            user: name.to_owned(),
-        };
+        let ak = self.key_record(access_key, secret_key, name)?;
         let (record, ak) = (Arc::new(user.clone()), Arc::new(ak));
         self.write(move |txn| {
             let (user, ak) = (record.clone(), ak.clone());
@@ -290,11 +337,7 @@ impl Engine {
     async fn replace_root_key(&self, root: &UserRecord, ak: &str, sk: &str) -> S3Result<()> {
         let mut user = root.clone();
         let old_keys = std::mem::replace(&mut user.access_keys, vec![ak.to_owned()]);
-        let record = Arc::new(AccessKeyRecord {
-            access_key: ak.to_owned(),
-            secret_key: sk.to_owned(),
-            user: user.name.clone(),
-        });
+        let record = Arc::new(self.key_record(ak, sk, &user.name)?);
         let (user, old_keys) = (Arc::new(user), Arc::new(old_keys));
         self.write(move |txn| {
             let (user, record, old_keys) = (user.clone(), record.clone(), old_keys.clone());
@@ -347,7 +390,9 @@ async fn index_user(txn: &mut dyn WriteOps, user: &UserRecord) -> S3Result<()> {
 #[cfg(test)]
 mod tests {
     use super::ROOT_USER;
+    use crate::records::AccessKeyRecord;
     use crate::testutil::engine;
+    use crate::{keys, store};
 
     #[tokio::test]
     async fn root_keys_generated_once_then_replaced_from_env() {
@@ -362,6 +407,37 @@ mod tests {
             .unwrap();
         assert!(!g);
         assert_eq!(e.secret_for("ROOTKEY").await.unwrap().as_deref(), Some("rootsecret"));
+        // Stored sealed, never in the clear.
+        let snap = e.snapshot().await.unwrap();
+        let raw = store::get_raw(&*snap, &keys::access_key("ROOTKEY"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!raw.windows(10).any(|w| w == b"rootsecret"));
+        drop(snap);
+        // A record from before sealing reads, and is sealed at start.
+        let legacy = AccessKeyRecord {
+            access_key: "OLDKEY".into(),
+            secret_key: "oldsecret1".into(),
+            sealed_secret: None,
+            user: ROOT_USER.into(),
+        };
+        e.write(move |txn| {
+            let legacy = legacy.clone();
+            Box::pin(async move { store::put(txn, &keys::access_key("OLDKEY"), &legacy) })
+        })
+        .await
+        .unwrap();
+        assert_eq!(e.secret_for("OLDKEY").await.unwrap().as_deref(), Some("oldsecret1"));
+        assert_eq!(e.seal_stored_secrets().await.unwrap(), 1);
+        assert_eq!(e.seal_stored_secrets().await.unwrap(), 0);
+        assert_eq!(e.secret_for("OLDKEY").await.unwrap().as_deref(), Some("oldsecret1"));
+        let snap = e.snapshot().await.unwrap();
+        let raw = store::get_raw(&*snap, &keys::access_key("OLDKEY"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!raw.windows(10).any(|w| w == b"oldsecret1"));
         assert_eq!(e.secret_for(&ak).await.unwrap(), None);
         assert!(e.user_for_key("ROOTKEY").await.unwrap().unwrap().root);
     }

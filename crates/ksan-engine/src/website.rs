@@ -283,7 +283,6 @@ fn redirect(r: &RoutingRedirect, key: &str, prefix: &str, at: Origin<'_>) -> Red
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::BucketRecord;
 
     const AT: Origin<'static> = Origin {
         host: "site.example",
@@ -324,14 +323,7 @@ mod tests {
     }
 
     fn bucket() -> BucketState {
-        BucketState::new(BucketRecord {
-            name: "b".into(),
-            owner: "o".into(),
-            owner_display_name: "o".into(),
-            created_ms: 0,
-            location: None,
-            versioning: Default::default(),
-        })
+        crate::config::test_bucket()
     }
 
     #[test]

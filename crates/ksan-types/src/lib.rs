@@ -22,7 +22,9 @@ pub use checksum::ChecksumAlgorithm;
 pub use object::{CannedAcl, ChecksumType, Directive, ObjectOwnership, Permission, StorageClass, VersionId};
 
 macro_rules! error_codes {
-    ($($name:ident => $status:expr, $msg:expr;)*) => {
+    (@wire $name:ident) => { stringify!($name) };
+    (@wire $name:ident $wire:literal) => { $wire };
+    ($($name:ident $(as $wire:literal)? => $status:expr, $msg:expr;)*) => {
         /// S3 error codes with the HTTP status S3 answers them with.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum ErrorCode { $(
@@ -33,7 +35,7 @@ macro_rules! error_codes {
         impl ErrorCode {
             /// The code as it appears in `<Code>`.
             pub fn as_str(self) -> &'static str {
-                match self { $(ErrorCode::$name => stringify!($name),)* }
+                match self { $(ErrorCode::$name => error_codes!(@wire $name $($wire)?),)* }
             }
             /// The HTTP status S3 answers the code with.
             pub fn status(self) -> u16 {
@@ -76,6 +78,9 @@ error_codes! {
     InvalidPart => 400, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.";
     InvalidPartOrder => 400, "The list of parts was not in ascending order. Parts must be ordered by part number.";
     InvalidRange => 416, "The requested range is not satisfiable";
+    KmsAlreadyExists as "KMS.AlreadyExistsException" => 400, "A key with this id already exists.";
+    KmsDisabled as "KMS.DisabledException" => 400, "The KMS key is disabled.";
+    KmsNotFound as "KMS.NotFoundException" => 400, "The KMS key does not exist.";
     InvalidRedirectLocation => 400, "The website redirect location must have a prefix of 'http://' or 'https://' or '/'.";
     InvalidRequest => 400, "Invalid Request";
     InvalidStorageClass => 400, "The storage class you specified is not valid";
@@ -107,6 +112,7 @@ error_codes! {
     RequestTimeout => 400, "Your socket connection to the server was not read from or written to within the timeout period.";
     ServiceUnavailable => 503, "Please reduce your request rate.";
     SignatureDoesNotMatch => 403, "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
+    ServerSideEncryptionConfigurationNotFoundError => 404, "The server side encryption configuration was not found";
     SlowDown => 503, "Please reduce your request rate.";
     TooManyBuckets => 400, "You have attempted to create more buckets than allowed";
     UnexpectedContent => 400, "This request does not support content";

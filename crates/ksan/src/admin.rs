@@ -64,6 +64,28 @@ pub struct SetOwner {
     pub user: String,
 }
 
+/// One key of `GET /admin/v1/kms/keys` (and the answer of `POST`): never its material.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct KmsKeyInfo {
+    pub id: String,
+    pub enabled: bool,
+    pub created_ms: i64,
+}
+
+/// `POST /admin/v1/kms/keys`
+#[derive(Debug, Deserialize, Serialize)]
+pub struct CreateKmsKey {
+    pub id: String,
+}
+
+fn kms_info(k: ksan_engine::kms::KmsKeyInfo) -> KmsKeyInfo {
+    KmsKeyInfo {
+        id: k.id,
+        enabled: k.enabled,
+        created_ms: k.created_ms,
+    }
+}
+
 /// One bucket of `GET /admin/v1/buckets`.
 #[derive(Debug, Deserialize, Serialize)]
 pub struct BucketInfo {
@@ -202,6 +224,31 @@ impl Admin {
                     Err(e) => return s3_error(&e),
                 };
                 match self.engine.transfer_bucket(bucket, &user).await {
+                    Ok(()) => text(StatusCode::NO_CONTENT, ""),
+                    Err(e) => s3_error(&e),
+                }
+            }
+            (&Method::GET, "/admin/v1/kms/keys") => match self.engine.kms().list().await {
+                Ok(list) => json(StatusCode::OK, &list.into_iter().map(kms_info).collect::<Vec<_>>()),
+                Err(e) => s3_error(&e),
+            },
+            (&Method::POST, "/admin/v1/kms/keys") => {
+                let Ok(req) = serde_json::from_slice::<CreateKmsKey>(&body) else {
+                    return text(StatusCode::BAD_REQUEST, "expected {\"id\": ...}\n");
+                };
+                match self.engine.kms().create(&req.id).await {
+                    Ok(k) => json(StatusCode::CREATED, &kms_info(k)),
+                    Err(e) => s3_error(&e),
+                }
+            }
+            (&Method::POST, p) if p.starts_with("/admin/v1/kms/keys/") => {
+                let rest = &p["/admin/v1/kms/keys/".len()..];
+                let (id, enabled) = match rest.rsplit_once('/') {
+                    Some((id, "enable")) => (id, true),
+                    Some((id, "disable")) => (id, false),
+                    _ => return text(StatusCode::NOT_FOUND, "not found\n"),
+                };
+                match self.engine.kms().set_enabled(id, enabled).await {
                     Ok(()) => text(StatusCode::NO_CONTENT, ""),
                     Err(e) => s3_error(&e),
                 }

@@ -36,6 +36,14 @@ pub struct ServerArgs {
     /// Address of a listener (plain HTTP) that serves only websites, by Host
     #[arg(long, env = "KSAN_WEBSITE_LISTEN")]
     pub website_listen: Option<SocketAddr>,
+    /// File holding the master key (base64 of 32 bytes), which wraps every SSE-S3 data key and
+    /// the key service's keys; KSAN_MASTER_KEY gives the key itself. Without either, one is
+    /// generated on the first start into DATA/master.key: back it up apart from the data
+    #[arg(long, env = "KSAN_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Take SSE-C keys over plain HTTP (S3 refuses them there); for test setups only
+    #[arg(long, env = "KSAN_ALLOW_INSECURE_SSE_C")]
+    pub allow_insecure_sse_c: bool,
     /// HTTPS address, served beside plain HTTP; needs --tls-cert and --tls-key
     #[arg(long, env = "KSAN_TLS_LISTEN")]
     pub tls_listen: Option<SocketAddr>,
@@ -106,6 +114,9 @@ struct FileConfig {
     #[serde(default, alias = "website_domain")]
     website_domains: Vec<String>,
     website_listen: Option<SocketAddr>,
+    master_key_file: Option<PathBuf>,
+    #[serde(default)]
+    allow_insecure_sse_c: bool,
     tls_listen: Option<SocketAddr>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -141,6 +152,8 @@ pub struct ServerConfig {
     pub domains: Vec<String>,
     pub website_domains: Vec<String>,
     pub website_listen: Option<SocketAddr>,
+    pub master_key_file: Option<PathBuf>,
+    pub allow_insecure_sse_c: bool,
     pub tls: Option<TlsConfig>,
     pub gc_interval: u64,
     pub gc_grace: u64,
@@ -217,6 +230,8 @@ impl ServerArgs {
                 self.website_domains
             },
             website_listen: self.website_listen.or(file.website_listen),
+            master_key_file: self.master_key_file.or(file.master_key_file),
+            allow_insecure_sse_c: self.allow_insecure_sse_c || file.allow_insecure_sse_c,
             tls,
             gc_interval: self.gc_interval.or(file.gc_interval).unwrap_or(30),
             gc_grace: self.gc_grace.or(file.gc_grace).unwrap_or(60),

@@ -50,6 +50,13 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// Manage the built-in key service (SSE-KMS keys) through a running server's admin API.
+    Kms {
+        #[command(subcommand)]
+        command: KmsCommand,
+        #[command(flatten)]
+        admin: client::AdminArgs,
+    },
     /// Administer every user's buckets through a running server's admin API (root only).
     Bucket {
         #[command(subcommand)]
@@ -57,6 +64,19 @@ enum Command {
         #[command(flatten)]
         admin: client::AdminArgs,
     },
+}
+
+#[derive(Subcommand)]
+enum KmsCommand {
+    /// Make a key of the built-in key service (SSE-KMS); requests name it by id or by ARN
+    /// `arn:aws:kms:REGION:ACCOUNT:key/ID`.
+    CreateKey { id: String },
+    /// List the keys (never their material).
+    List,
+    /// Refuse new encryption and decryption with a key.
+    DisableKey { id: String },
+    /// Allow a disabled key again.
+    EnableKey { id: String },
 }
 
 #[derive(Subcommand)]
@@ -141,6 +161,7 @@ fn main() -> ExitCode {
             Command::Server(args) => run_server(*args).await,
             Command::User { command, admin } => run_user(command, admin).await,
             Command::Bucket { command, admin } => run_bucket(command, admin).await,
+            Command::Kms { command, admin } => run_kms(command, admin).await,
             Command::Check { data, quick } => match run_check(&data, quick).await {
                 Ok(true) => Ok(()),
                 Ok(false) => return Err(ExitCode::from(1)),
@@ -280,10 +301,21 @@ async fn run_check(data: &std::path::Path, quick: bool) -> Result<bool, Box<dyn 
         other => format!("cannot open {}: {other}", meta_path.display()),
     })?;
     let blobs = ksan_data::FsDataStore::open_existing(data)?;
+    // Encrypted objects are verified through their keys: the server's master key (a data
+    // directory that never had one holds no encrypted object).
+    let master_key_file = std::env::var_os("KSAN_MASTER_KEY_FILE").map(std::path::PathBuf::from);
+    let master_key = match server::master_key(data, master_key_file.as_deref(), false) {
+        Ok(k) => k,
+        Err(_) if master_key_file.is_none() && !data.join("master.key").exists() => Default::default(),
+        Err(e) => return Err(e.into()),
+    };
     let engine = ksan_engine::Engine::new(
         std::sync::Arc::new(meta),
         std::sync::Arc::new(blobs),
-        ksan_engine::EngineConfig::default(),
+        ksan_engine::EngineConfig {
+            master_key,
+            ..ksan_engine::EngineConfig::default()
+        },
     );
     let r = engine.check(quick).await?;
     println!("data directory: {}", data.display());
@@ -312,6 +344,37 @@ async fn run_check(data: &std::path::Path, quick: bool) -> Result<bool, Box<dyn 
     }
     println!("{}", if r.consistent() { "consistent" } else { "NOT consistent" });
     Ok(r.consistent())
+}
+
+async fn run_kms(command: KmsCommand, admin: client::AdminArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let client = client::AdminClient::new(admin)?;
+    match command {
+        KmsCommand::CreateKey { id } => {
+            let body = serde_json::to_vec(&admin::CreateKmsKey { id })?;
+            let k: admin::KmsKeyInfo = serde_json::from_slice(&client.call("POST", "/admin/v1/kms/keys", body).await?)?;
+            println!("created key {}", k.id);
+        }
+        KmsCommand::List => {
+            let keys: Vec<admin::KmsKeyInfo> =
+                serde_json::from_slice(&client.call("GET", "/admin/v1/kms/keys", Vec::new()).await?)?;
+            for k in keys {
+                println!("{}\t{}", k.id, if k.enabled { "enabled" } else { "disabled" });
+            }
+        }
+        KmsCommand::DisableKey { id } => {
+            client
+                .call("POST", &format!("/admin/v1/kms/keys/{id}/disable"), Vec::new())
+                .await?;
+            println!("{id} disabled");
+        }
+        KmsCommand::EnableKey { id } => {
+            client
+                .call("POST", &format!("/admin/v1/kms/keys/{id}/enable"), Vec::new())
+                .await?;
+            println!("{id} enabled");
+        }
+    }
+    Ok(())
 }
 
 async fn run_bucket(command: BucketCommand, admin: client::AdminArgs) -> Result<(), Box<dyn std::error::Error>> {

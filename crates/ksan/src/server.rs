@@ -47,6 +47,8 @@ pub enum ServerError {
     Tls(String),
     #[error("starting the engine: {0}")]
     Root(S3Error),
+    #[error("master key: {0}")]
+    MasterKey(String),
 }
 
 /// A file in the data directory that says the last run stopped through shutdown (removed at
@@ -119,11 +121,19 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
         EngineConfig {
             region: config.region.clone(),
             gc_grace: Duration::from_secs(config.gc_grace),
+            master_key: master_key(&config.data, config.master_key_file.as_deref(), true)?,
             ..EngineConfig::default()
         },
     );
     engine.migrate_bucket_configs().await.map_err(ServerError::Root)?;
     engine.ensure_user_indexes().await.map_err(ServerError::Root)?;
+    let sealed = engine.seal_stored_secrets().await.map_err(ServerError::Root)?;
+    if sealed > 0 {
+        tracing::info!(
+            keys = sealed,
+            "sealed the secret keys stored in the clear by an earlier version"
+        );
+    }
 
     // Every listener is bound before root keys may be generated: a start that cannot listen
     // must not make keys that nobody is shown.
@@ -172,6 +182,7 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
             domains: config.domains.clone(),
             trusted_proxies: config.trusted_proxies.clone(),
             website_domains: config.website_domains.clone(),
+            allow_insecure_sse_c: config.allow_insecure_sse_c,
         },
     ));
     let metrics = Arc::new(Metrics::default());
@@ -228,6 +239,52 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
         life,
         data: config.data.clone(),
     })
+}
+
+/// The master key: KSAN_MASTER_KEY, else --master-key-file, else DATA/master.key, made on the
+/// first start (mode 0600, written before anything is encrypted with it) with a warning that it
+/// must be backed up apart from the data: without it no encrypted object can be read.
+pub fn master_key(
+    data: &std::path::Path,
+    file: Option<&std::path::Path>,
+    generate: bool,
+) -> Result<ksan_engine::sse::MasterKey, ServerError> {
+    use ksan_engine::sse::MasterKey;
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let bad = |what: String| ServerError::MasterKey(format!("{what}: expected the base64 form of 32 bytes"));
+    if let Ok(text) = std::env::var("KSAN_MASTER_KEY") {
+        return MasterKey::from_base64(&text).ok_or_else(|| bad("KSAN_MASTER_KEY".into()));
+    }
+    let (path, given) = match file {
+        Some(p) => (p.to_path_buf(), true),
+        None => (data.join("master.key"), false),
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => MasterKey::from_base64(&text).ok_or_else(|| bad(path.display().to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !given && generate => {
+            let key = MasterKey::random().map_err(|e| ServerError::MasterKey(e.to_string()))?;
+            let write = || -> std::io::Result<()> {
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)?;
+                f.write_all(format!("{}\n", key.to_base64()).as_bytes())?;
+                f.sync_all()?;
+                std::fs::File::open(data)?.sync_all()
+            };
+            write().map_err(|e| ServerError::MasterKey(format!("cannot write {}: {e}", path.display())))?;
+            tracing::warn!(
+                path = %path.display(),
+                "generated a new master key: it wraps the keys of every encrypted object; back it up \
+                 apart from the data (without it encrypted objects cannot be read), or give your own \
+                 with KSAN_MASTER_KEY or --master-key-file"
+            );
+            Ok(key)
+        }
+        Err(e) => Err(ServerError::MasterKey(format!("cannot read {}: {e}", path.display()))),
+    }
 }
 
 /// Make the data directory private: the directory 0700, the metadata file (which holds the

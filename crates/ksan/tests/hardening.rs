@@ -1,6 +1,6 @@
 //! Attacks and traps found on earlier versions, each tried against the real server: documents
 //! that nest deep enough to overflow a stack, headers added to a signed or presigned request,
-//! encryption asked for and silently not done.
+//! encryption asked for and silently not done (now done, or refused).
 
 mod common;
 
@@ -263,7 +263,7 @@ async fn headers_outside_the_signature_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn encryption_and_lock_requests_are_refused_not_ignored() {
+async fn encryption_requests_are_acted_on_and_lock_refused_never_ignored() {
     let server = TestServer::start();
     ok(&server.signed("PUT", "/enc", &[], vec![], None).await, "create bucket");
     ok(
@@ -280,17 +280,52 @@ async fn encryption_and_lock_requests_are_refused_not_ignored() {
         ("x-amz-server-side-encryption-customer-key", key.as_str()),
         ("x-amz-server-side-encryption-customer-key-md5", key_md5.as_str()),
     ];
+    // Encryption asked for is done (and said so), or refused: SSE-C over plain HTTP, an
+    // unknown KMS key. Never a 200 with plaintext stored.
+    let r = server
+        .signed(
+            "PUT",
+            "/enc/s3",
+            &[("x-amz-server-side-encryption", "AES256")],
+            b"secret".to_vec(),
+            None,
+        )
+        .await;
+    assert_eq!(r.0.as_u16(), 200);
+    assert_eq!(
+        r.1.get("x-amz-server-side-encryption").map(|v| v.as_bytes()),
+        Some(&b"AES256"[..])
+    );
+    let r = server.signed("GET", "/enc/s3", &[], vec![], None).await;
+    assert_eq!(
+        r.1.get("x-amz-server-side-encryption").map(|v| v.as_bytes()),
+        Some(&b"AES256"[..])
+    );
+    expect(
+        &server.signed("PUT", "/enc/c", &sse_c, b"secret".to_vec(), None).await,
+        400,
+        "InvalidRequest",
+        "SSE-C over plain HTTP",
+    );
+    expect(
+        &server
+            .signed(
+                "PUT",
+                "/enc/kms",
+                &[
+                    ("x-amz-server-side-encryption", "aws:kms"),
+                    ("x-amz-server-side-encryption-aws-kms-key-id", "no-such-key"),
+                ],
+                b"secret".to_vec(),
+                None,
+            )
+            .await,
+        400,
+        "KMS.NotFoundException",
+        "unknown KMS key",
+    );
     let not_implemented = |r: &Resp, what: &str| expect(r, 501, "NotImplemented", what);
     for (what, headers) in [
-        ("SSE-S3", vec![("x-amz-server-side-encryption", "AES256")]),
-        (
-            "SSE-KMS",
-            vec![
-                ("x-amz-server-side-encryption", "aws:kms"),
-                ("x-amz-server-side-encryption-aws-kms-key-id", "testkey-1"),
-            ],
-        ),
-        ("SSE-C", sse_c.to_vec()),
         (
             "object lock",
             vec![
@@ -317,8 +352,8 @@ async fn encryption_and_lock_requests_are_refused_not_ignored() {
             &format!("CopyObject {what}"),
         );
     }
-    // Nothing was stored in the clear.
-    for key in ["obj", "copy"] {
+    // Nothing was stored by the refused requests.
+    for key in ["obj", "copy", "c", "kms"] {
         expect(
             &server.signed("GET", &format!("/enc/{key}"), &[], vec![], None).await,
             404,
@@ -330,24 +365,6 @@ async fn encryption_and_lock_requests_are_refused_not_ignored() {
     assert!(
         !String::from_utf8_lossy(&uploads.2).contains("<Upload>"),
         "an upload was created"
-    );
-    // Reading with a customer key, and copying from a customer-keyed source.
-    not_implemented(
-        &server.signed("GET", "/enc/plain", &sse_c, vec![], None).await,
-        "GetObject SSE-C",
-    );
-    let copy_src = [
-        ("x-amz-copy-source", "/enc/plain"),
-        ("x-amz-copy-source-server-side-encryption-customer-algorithm", "AES256"),
-        ("x-amz-copy-source-server-side-encryption-customer-key", key.as_str()),
-        (
-            "x-amz-copy-source-server-side-encryption-customer-key-md5",
-            key_md5.as_str(),
-        ),
-    ];
-    not_implemented(
-        &server.signed("PUT", "/enc/copy2", &copy_src, vec![], None).await,
-        "CopyObject from SSE-C",
     );
     // A bucket with object lock.
     not_implemented(
@@ -368,10 +385,27 @@ async fn encryption_and_lock_requests_are_refused_not_ignored() {
         "",
         "no bucket was made",
     );
-    // Default bucket encryption cannot be set either.
+    // Default bucket encryption is set, and acts.
     let doc = br#"<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"#;
-    not_implemented(
-        &server.signed("PUT", "/enc?encryption", &[], doc.to_vec(), None).await,
+    let md5 = {
+        use md5::Digest;
+        common::b64(&md5::Md5::digest(doc))
+    };
+    ok(
+        &server
+            .signed(
+                "PUT",
+                "/enc?encryption",
+                &[("content-md5", md5.as_str())],
+                doc.to_vec(),
+                None,
+            )
+            .await,
         "PutBucketEncryption",
+    );
+    let r = server.signed("PUT", "/enc/d", &[], b"by default".to_vec(), None).await;
+    assert_eq!(
+        r.1.get("x-amz-server-side-encryption").map(|v| v.as_bytes()),
+        Some(&b"AES256"[..])
     );
 }

@@ -80,6 +80,13 @@ async fn data_files_are_private() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(mode(&data), 0o700, "data dir");
     assert_eq!(mode(&data.join("meta.redb")), 0o600, "meta.redb holds the secret keys");
+    // ... sealed by the master key: the root secret is not in the file in the clear.
+    let meta = std::fs::read(data.join("meta.redb")).unwrap();
+    assert!(
+        !meta.windows(ROOT_SK.len()).any(|w| w == ROOT_SK.as_bytes()),
+        "meta.redb holds a secret key in the clear"
+    );
+    assert_eq!(mode(&data.join("master.key")), 0o600, "master.key");
     let blobs = blob_files(&data);
     assert!(!blobs.is_empty());
     for b in blobs {

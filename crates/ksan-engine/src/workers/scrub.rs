@@ -95,6 +95,7 @@ mod tests {
         let mut kept = Vec::new();
         for i in 0..3 {
             let req = PutObjectRequest {
+                sse: None,
                 bucket: "bkt".into(),
                 key: format!("k{i}"),
                 object: NewObject::default(),

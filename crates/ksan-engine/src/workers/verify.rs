@@ -146,6 +146,7 @@ mod tests {
         let mut blobs = Vec::new();
         for i in 0..5 {
             let req = PutObjectRequest {
+                sse: None,
                 bucket: "bkt".into(),
                 key: format!("k{i}"),
                 object: NewObject::default(),

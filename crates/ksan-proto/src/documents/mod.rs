@@ -1,6 +1,6 @@
 //! The XML documents S3 requests and responses carry for configuration and for lists of
 //! things to act on (ACLs, versioning, tags, public access block, ownership controls, bucket
-//! creation, CORS, website, DeleteObjects, CompleteMultipartUpload). Each is a Rust type read by one small
+//! creation, CORS, website, default encryption, DeleteObjects, CompleteMultipartUpload). Each is a Rust type read by one small
 //! typed reader over the parsed element tree ([`crate::xml::parse`], which refuses deep
 //! nesting) and written with [`XmlWriter`], so that every field gets S3's own error when it is
 //! wrong. Listings, whose results can be large, are written with the streaming writer instead.
@@ -14,6 +14,7 @@ use crate::xml::{self, Element, XmlWriter};
 mod acl;
 mod bucket;
 mod cors;
+mod encryption;
 mod multipart;
 mod tagging;
 mod website;
@@ -24,6 +25,7 @@ pub use bucket::{
     PublicAccessBlockConfiguration, VersioningConfiguration, VersioningStatus,
 };
 pub use cors::{CorsConfiguration, CorsRuleDoc};
+pub use encryption::{EncryptionRule, ServerSideEncryptionConfiguration};
 pub use multipart::{CompleteMultipartUpload, CompletedPartEntry};
 pub use tagging::Tagging;
 pub use website::{RedirectAllDoc, RoutingRuleDoc, WebsiteConfiguration};
