@@ -41,6 +41,12 @@ impl S3Api {
         }
     }
 
+    /// May the caller perform `action` (one that needs no object, such as
+    /// `s3:BypassGovernanceRetention`) on the request's key?
+    pub(crate) fn may(&self, ctx: &Ctx, bucket: &BucketState, action: S3Action) -> bool {
+        self.decide_for(ctx, bucket, action, ctx.route.key.as_deref(), None, None)
+    }
+
     /// The decision for `action` on `key` (or the bucket), with the object when it matters.
     /// `prefix`: a `s3:prefix` to decide with (the missing-object check).
     fn decide_for(

@@ -58,12 +58,9 @@ impl S3Api {
 
     pub(crate) async fn create_bucket(&self, ctx: &Ctx) -> HandlerResult {
         let user = self.require_user(ctx)?.clone();
-        if ctx
+        let object_lock = ctx
             .header("x-amz-bucket-object-lock-enabled")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-        {
-            return Err(S3Error::new(ErrorCode::NotImplemented).msg("Object lock is not implemented yet"));
-        }
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let body = read_small_body(ctx, CONFIG_BODY_LIMIT).await?;
         let mut location = None;
         if !body.iter().all(u8::is_ascii_whitespace) {
@@ -86,6 +83,7 @@ impl S3Api {
             location,
             acl,
             ownership,
+            object_lock,
         };
         self.engine.create_bucket_with(&user, &name, options).await?;
         Response::builder()

@@ -49,11 +49,12 @@ impl S3Api {
             .filter_map(|(o, c)| c.as_ref().ok().map(|v| (o.key.clone(), *v)))
             .collect();
         let (owner, display) = ctx.owner();
+        let bypass = self.bypasses_governance(ctx, &bucket);
         let mut outcomes = if targets.is_empty() {
             Vec::new()
         } else {
             self.engine
-                .delete_objects(bucket.name(), targets, (&owner, &display))
+                .delete_objects(bucket.name(), targets, (&owner, &display), bypass)
                 .await?
         }
         .into_iter();
@@ -64,7 +65,7 @@ impl S3Api {
             let result = match check {
                 Ok(_) => outcomes
                     .next()
-                    .ok_or_else(|| S3Error::internal("a deletion without its outcome")),
+                    .unwrap_or_else(|| Err(S3Error::internal("a deletion without its outcome"))),
                 Err(e) => Err(e),
             };
             match result {

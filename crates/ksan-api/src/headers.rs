@@ -36,27 +36,6 @@ pub fn check_key(key: &str) -> S3Result<()> {
     Ok(())
 }
 
-/// Request headers asking for behaviour ksan does not have yet, with what they ask for. S3 would
-/// act on each of them; answering 200 and ignoring one would be a lie (an "encrypted" object
-/// stored in the clear, a "locked" one that can be deleted), so a request carrying one is
-/// refused with NotImplemented.
-const UNIMPLEMENTED_HEADERS: [(&str, &str); 1] = [("x-amz-object-lock-", "Object lock")];
-
-/// Refuse a request that asks for something ksan does not implement (see UNIMPLEMENTED_HEADERS).
-pub fn refuse_unimplemented(h: &HeaderMap) -> S3Result<()> {
-    for name in h.keys() {
-        if let Some((_, what)) = UNIMPLEMENTED_HEADERS
-            .iter()
-            .find(|(prefix, _)| name.as_str().starts_with(prefix))
-        {
-            return Err(S3Error::new(ErrorCode::NotImplemented)
-                .msg(format!("{what} is not implemented yet (header {name})"))
-                .with("Header", name.as_str().to_owned()));
-        }
-    }
-    Ok(())
-}
-
 pub fn header_u64(h: &HeaderMap, name: &str) -> S3Result<Option<u64>> {
     match get(h, name) {
         None => Ok(None),
@@ -332,6 +311,7 @@ pub fn object_headers(mut b: Builder, v: &ObjectVersion, versioned: bool) -> Bui
         b = b.header("x-amz-storage-class", class.as_str());
     }
     b = crate::sse::response_headers(b, v.sse.as_ref());
+    b = crate::lock::response_headers(b, &v.lock);
     if let Some(location) = c.website_redirect.as_deref() {
         b = b.header("x-amz-website-redirect-location", location);
     }

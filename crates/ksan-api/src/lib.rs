@@ -33,6 +33,7 @@ mod cors;
 mod delete_objects;
 mod headers;
 mod list;
+mod lock;
 mod multipart;
 mod object;
 mod policy;
@@ -420,6 +421,12 @@ impl S3Api {
                 self.delete_configuration::<ksan_engine::website::WebsiteConfig>(ctx)
                     .await
             }
+            PutObjectLockConfiguration => self.put_object_lock_configuration(ctx).await,
+            GetObjectLockConfiguration => self.get_object_lock_configuration(ctx).await,
+            PutObjectRetention { .. } => self.put_object_retention(ctx).await,
+            GetObjectRetention { .. } => self.get_object_retention(ctx).await,
+            PutObjectLegalHold { .. } => self.put_object_legal_hold(ctx).await,
+            GetObjectLegalHold { .. } => self.get_object_legal_hold(ctx).await,
             PutBucketEncryption => self.put_bucket_encryption(ctx).await,
             GetBucketEncryption => self.get_bucket_encryption(ctx).await,
             DeleteBucketEncryption => {

@@ -19,7 +19,6 @@ const COMPLETE_BODY_LIMIT: usize = 4 * 1024 * 1024;
 impl S3Api {
     pub(crate) async fn create_multipart_upload(&self, ctx: &Ctx) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx).await?;
-        headers::refuse_unimplemented(&ctx.headers)?;
         let h = &ctx.headers;
         let algorithm = headers::checksum_algorithm(h)?;
         let checksum_type = headers::get(h, "x-amz-checksum-type")
@@ -54,7 +53,6 @@ impl S3Api {
 
     pub(crate) async fn upload_part(&self, ctx: &Ctx, part: &PartRef) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx).await?;
-        headers::refuse_unimplemented(&ctx.headers)?;
         let req = UploadPartRequest {
             bucket: bucket.name().to_owned(),
             key: ctx.key().to_owned(),
@@ -81,7 +79,6 @@ impl S3Api {
 
     pub(crate) async fn upload_part_copy(&self, ctx: &Ctx, part: &PartRef) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx).await?;
-        headers::refuse_unimplemented(&ctx.headers)?;
         // The upload must exist before the source is looked at.
         let upload = self
             .engine

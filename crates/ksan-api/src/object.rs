@@ -24,12 +24,17 @@ pub(crate) struct CopySource {
 impl S3Api {
     pub(crate) async fn put_object(&self, ctx: &Ctx) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx).await?;
-        headers::refuse_unimplemented(&ctx.headers)?;
         let body = headers::body_checks(&ctx.headers, &ctx.trailers)?;
+        let object = self.new_object(ctx, &bucket).await?;
+        if !object.lock.is_empty() && body.content_md5.is_none() && body.checksum.is_none() {
+            return Err(S3Error::new(ErrorCode::InvalidRequest).msg(
+                "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters",
+            ));
+        }
         let req = PutObjectRequest {
             bucket: bucket.name().to_owned(),
             key: ctx.key().to_owned(),
-            object: self.new_object(ctx, &bucket).await?,
+            object,
             body,
             conditions: headers::write_conditions(&ctx.headers),
             sse: self.write_request(ctx)?,
@@ -68,12 +73,12 @@ impl S3Api {
             tags: crate::tagging::from_header(ctx)?,
             // Set by the engine from the request's encryption (or the bucket's default).
             sse: None,
+            lock: crate::lock::from_headers(ctx)?,
         })
     }
 
     pub(crate) async fn get_object(&self, ctx: &Ctx, read: &ObjectRead, head: bool) -> HandlerResult {
         let (bucket, handle) = self.authorized_object(ctx).await?;
-        headers::refuse_unimplemented(&ctx.headers)?;
         let customer = self.read_key(ctx, true)?;
         let v = &handle.version;
         let versioned = bucket.record.versioning != Versioning::Unversioned;
@@ -160,9 +165,10 @@ impl S3Api {
     pub(crate) async fn delete_object(&self, ctx: &Ctx, version: Option<VersionId>) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx).await?;
         let (owner, display) = ctx.owner();
+        let bypass = self.bypasses_governance(ctx, &bucket);
         let out = self
             .engine
-            .delete_object(bucket.name(), ctx.key(), version, (&owner, &display))
+            .delete_object(bucket.name(), ctx.key(), version, (&owner, &display), bypass)
             .await?;
         let mut b = Response::builder().status(StatusCode::NO_CONTENT);
         if out.delete_marker {
@@ -197,7 +203,6 @@ impl S3Api {
 
     pub(crate) async fn copy_object(&self, ctx: &Ctx) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx).await?;
-        headers::refuse_unimplemented(&ctx.headers)?;
         let (src, source) = self.copy_source(ctx).await?;
         let sv = &source.version;
         let h = &ctx.headers;
@@ -244,6 +249,7 @@ impl S3Api {
             acl: ownership.acl,
             tags,
             sse: None,
+            lock: crate::lock::from_headers(ctx)?,
         };
         let v = self
             .engine

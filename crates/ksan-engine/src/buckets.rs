@@ -50,6 +50,8 @@ pub struct NewBucket {
     pub acl: Option<Vec<Grant>>,
     /// Object Ownership controls, if asked for.
     pub ownership: Option<ObjectOwnership>,
+    /// `x-amz-bucket-object-lock-enabled: true`: versioning on and lock enabled.
+    pub object_lock: bool,
 }
 
 impl Engine {
@@ -86,9 +88,13 @@ impl Engine {
             owner_display_name: owner.display_name.clone(),
             created_ms: now_ms(),
             location: options.location,
-            versioning: Versioning::Unversioned,
+            versioning: if options.object_lock {
+                Versioning::Enabled
+            } else {
+                Versioning::Unversioned
+            },
         };
-        let (acl, ownership) = (options.acl, options.ownership);
+        let (acl, ownership, object_lock) = (options.acl, options.ownership, options.object_lock);
         let legacy_region = self.config.region == "us-east-1";
         let created = self
             .write(move |txn| {
@@ -118,6 +124,10 @@ impl Engine {
                     }
                     if let Some(o) = ownership {
                         store::put(txn, &keys::config(&name, ConfigKind::Ownership), &OwnershipConfig(o))?;
+                    }
+                    if object_lock {
+                        let lock = crate::lock::ObjectLockConfig::default();
+                        store::put(txn, &keys::config(&name, ConfigKind::ObjectLock), &lock)?;
                     }
                     Ok((record, true))
                 })
@@ -192,6 +202,14 @@ impl Engine {
             let name = name.clone();
             Box::pin(async move {
                 let mut record = load_bucket(txn, &name).await?;
+                let locked = store::get_raw(&*txn, &keys::config(&name, ConfigKind::ObjectLock))
+                    .await?
+                    .is_some();
+                if locked && state != Versioning::Enabled {
+                    return Err(S3Error::new(ErrorCode::InvalidBucketState).msg(
+                        "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
+                    ));
+                }
                 record.versioning = state;
                 store::put(txn, &keys::bucket(&name), &record)
             })

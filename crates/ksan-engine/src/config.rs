@@ -69,6 +69,7 @@ fn decoder(kind: ConfigKind) -> fn(&[u8], &str) -> S3Result<AnyConfig> {
         ConfigKind::Website => decode_config::<crate::website::WebsiteConfig>,
         ConfigKind::Tagging => decode_config::<crate::tags::BucketTags>,
         ConfigKind::Encryption => decode_config::<crate::sse::EncryptionConfig>,
+        ConfigKind::ObjectLock => decode_config::<crate::lock::ObjectLockConfig>,
     }
 }
 

@@ -28,11 +28,13 @@ pub enum ConfigKind {
     Tagging,
     /// The default encryption.
     Encryption,
+    /// Object lock (and its default retention).
+    ObjectLock,
 }
 
 impl ConfigKind {
     /// Every kind.
-    pub const ALL: [ConfigKind; 8] = [
+    pub const ALL: [ConfigKind; 9] = [
         ConfigKind::Acl,
         ConfigKind::Ownership,
         ConfigKind::Policy,
@@ -41,6 +43,7 @@ impl ConfigKind {
         ConfigKind::Website,
         ConfigKind::Tagging,
         ConfigKind::Encryption,
+        ConfigKind::ObjectLock,
     ];
 
     /// The kind's name in its row key.
@@ -54,6 +57,7 @@ impl ConfigKind {
             ConfigKind::Website => "website",
             ConfigKind::Tagging => "tagging",
             ConfigKind::Encryption => "encryption",
+            ConfigKind::ObjectLock => "object-lock",
         }
     }
 

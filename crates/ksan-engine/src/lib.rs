@@ -26,6 +26,7 @@ pub mod integrity;
 pub mod keys;
 pub mod kms;
 pub mod list;
+pub mod lock;
 pub mod multipart;
 pub mod objects;
 pub mod records;

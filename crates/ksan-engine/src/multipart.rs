@@ -250,6 +250,7 @@ impl Engine {
         // The upload's parts are sealed as its request (or the bucket's default) says.
         let state = self.bucket_state(bucket).await?;
         object.sse = self.keyring.sealing(&state, sse).await?.map(|s| s.mode);
+        object.lock = crate::lock::new_version_lock(&state, object.lock, now_ms())?;
         let checksum_type = match (checksum_algorithm, checksum_type) {
             (None, Some(_)) => {
                 return Err(S3Error::new(ErrorCode::InvalidRequest)
@@ -920,7 +921,7 @@ mod tests {
         assert_eq!(part_range(h.manifest().unwrap(), 2), Some((MIN_PART_SIZE, 9)));
 
         // deleting the object releases both parts' blobs
-        e.delete_object("bkt", "obj", None, ("", "")).await.unwrap();
+        e.delete_object("bkt", "obj", None, ("", ""), false).await.unwrap();
         assert_eq!(e.pending_gc().await.unwrap(), 4);
 
         let up2 = e

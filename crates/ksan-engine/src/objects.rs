@@ -11,6 +11,7 @@ use ksan_meta::{ReadOps, WriteOps};
 use ksan_types::{BodyStream, ChecksumAlgorithm, ErrorCode, S3Error, S3Result, TrailerSlot, VersionId};
 
 use crate::keys;
+use crate::lock;
 use crate::records::{
     BucketRecord, Content, DataLocation, ManifestEntry, NewObject, ObjectVersion, SealedKey, StoredChecksum, Versioning,
 };
@@ -291,6 +292,7 @@ impl Engine {
         let state = self.bucket_state(&req.bucket).await?;
         let sealing = self.keyring.sealing(&state, req.sse.as_ref()).await?;
         req.object.sse = sealing.as_ref().map(|s| s.mode.clone());
+        req.object.lock = crate::lock::new_version_lock(&state, req.object.lock, crate::now_ms())?;
         // S3 stores a CRC64NVME checksum for objects uploaded without one.
         let algorithm = req
             .body
@@ -358,8 +360,11 @@ impl Engine {
         version: &ObjectVersion,
         acl: Vec<crate::access::acl::Grant>,
     ) -> S3Result<()> {
-        self.update_version(bucket, version, move |v| v.acl = Some(acl.clone()))
-            .await
+        self.update_version(bucket, version, move |v| {
+            v.acl = Some(acl.clone());
+            Ok(())
+        })
+        .await
     }
 
     /// Put/DeleteObjectTagging: replace the tags of one version (found earlier by `lookup`).
@@ -369,15 +374,52 @@ impl Engine {
         version: &ObjectVersion,
         tags: Vec<(String, String)>,
     ) -> S3Result<()> {
-        self.update_version(bucket, version, move |v| v.tags = tags.clone())
-            .await
+        self.update_version(bucket, version, move |v| {
+            v.tags = tags.clone();
+            Ok(())
+        })
+        .await
+    }
+
+    /// PutObjectRetention: replace a version's retention, as `lock::decide` allows it (in the
+    /// writing transaction, against the retention stored there). InvalidRequest in a bucket
+    /// without object lock.
+    pub async fn set_retention(
+        &self,
+        bucket: &crate::BucketState,
+        version: &ObjectVersion,
+        retention: Option<lock::Retention>,
+        bypass_governance: bool,
+    ) -> S3Result<()> {
+        require_lock(bucket)?;
+        self.update_version(bucket.name(), version, move |v| {
+            lock::decide(
+                &v.lock,
+                lock::Change::SetRetention(retention),
+                crate::now_ms(),
+                bypass_governance,
+            )?;
+            v.lock.retention = retention;
+            Ok(())
+        })
+        .await
+    }
+
+    /// PutObjectLegalHold: set or clear a version's legal hold.
+    pub async fn set_legal_hold(&self, bucket: &crate::BucketState, version: &ObjectVersion, on: bool) -> S3Result<()> {
+        require_lock(bucket)?;
+        self.update_version(bucket.name(), version, move |v| {
+            v.lock.legal_hold = on;
+            Ok(())
+        })
+        .await
     }
 
     /// Change a version's record in place (sub-resources: ACL, tags). NoSuchKey if the version
     /// went away since it was looked up.
     async fn update_version<F>(&self, bucket: &str, version: &ObjectVersion, change: F) -> S3Result<()>
     where
-        F: Fn(&mut ObjectVersion) + Send + Sync + 'static,
+        F: Fn(&mut ObjectVersion) -> S3Result<()> + Send + Sync + 'static,
     {
         let (bucket, key, uid) = (bucket.to_owned(), version.key.clone(), version.uid);
         let change = Arc::new(change);
@@ -388,7 +430,7 @@ impl Engine {
                 let Some(mut v) = store::get_for_update::<ObjectVersion>(txn, &row).await? else {
                     return Err(no_such_key(&bucket, &key));
                 };
-                change(&mut v);
+                change(&mut v)?;
                 rewrite_version(txn, &bucket, &v).await
             })
         })
@@ -511,21 +553,24 @@ impl Engine {
         key: &str,
         version: Option<VersionId>,
         owner: (&str, &str),
+        bypass_governance: bool,
     ) -> S3Result<DeleteOutcome> {
         let mut out = self
-            .delete_objects(bucket, vec![(key.to_owned(), version)], owner)
+            .delete_objects(bucket, vec![(key.to_owned(), version)], owner, bypass_governance)
             .await?;
-        out.pop().ok_or_else(|| S3Error::internal("a delete gave no outcome"))
+        out.pop().ok_or_else(|| S3Error::internal("a delete gave no outcome"))?
     }
 
     /// DeleteObjects: each (key, version) deleted as `delete_object` does, all in one
-    /// transaction (one commit for the whole request).
+    /// transaction (one commit for the whole request). A version object lock protects is not
+    /// removed and gets its own error (`lock::decide`, in this transaction).
     pub async fn delete_objects(
         &self,
         bucket: &str,
         targets: Vec<(String, Option<VersionId>)>,
         owner: (&str, &str),
-    ) -> S3Result<Vec<DeleteOutcome>> {
+        bypass_governance: bool,
+    ) -> S3Result<Vec<S3Result<DeleteOutcome>>> {
         let bucket = bucket.to_owned();
         let owner = (owner.0.to_owned(), owner.1.to_owned());
         let targets = Arc::new(targets);
@@ -535,7 +580,11 @@ impl Engine {
                 let bucket_record = load_bucket(txn, &bucket).await?;
                 let mut out = Vec::with_capacity(targets.len());
                 for (key, version) in targets.iter() {
-                    out.push(delete_in(txn, &bucket_record, key, *version, &owner).await?);
+                    match delete_in(txn, &bucket_record, key, *version, &owner, bypass_governance).await {
+                        Ok(o) => out.push(Ok(o)),
+                        Err(e) if e.code == ErrorCode::AccessDenied => out.push(Err(e)),
+                        Err(e) => return Err(e),
+                    }
                 }
                 Ok(out)
             })
@@ -562,6 +611,7 @@ impl Engine {
         let state = self.bucket_state(bucket).await?;
         let sealing = self.keyring.sealing(&state, sse).await?;
         object.sse = sealing.as_ref().map(|s| s.mode.clone());
+        object.lock = crate::lock::new_version_lock(&state, object.lock, crate::now_ms())?;
         let shares = match (&sealing, &src.sse) {
             (None, None) => true,
             (Some(s), Some(mode)) => s.same_kek_as(mode),
@@ -642,6 +692,14 @@ impl Engine {
     }
 }
 
+/// Retention and legal hold exist only in buckets with object lock (InvalidRequest).
+pub fn require_lock(bucket: &crate::BucketState) -> S3Result<()> {
+    match bucket.get::<lock::ObjectLockConfig>() {
+        Some(_) => Ok(()),
+        None => Err(S3Error::new(ErrorCode::InvalidRequest).msg("Bucket is missing Object Lock Configuration")),
+    }
+}
+
 /// One key's deletion inside a transaction (see `Engine::delete_object`).
 async fn delete_in(
     txn: &mut dyn WriteOps,
@@ -649,6 +707,7 @@ async fn delete_in(
     key: &str,
     version: Option<VersionId>,
     (owner, owner_display_name): &(String, String),
+    bypass_governance: bool,
 ) -> S3Result<DeleteOutcome> {
     let b = bucket.name.as_str();
     let Some(target) = version else {
@@ -657,6 +716,7 @@ async fn delete_in(
                 if let Some(uid) = null_uid(&*txn, b, key).await?
                     && let Some(v) = store::get::<ObjectVersion>(&*txn, &keys::version(b, key, &uid)).await?
                 {
+                    lock::decide(&v.lock, lock::Change::Remove, crate::now_ms(), bypass_governance)?;
                     remove_version(txn, b, &v).await?;
                     refresh_latest(txn, b, key).await?;
                 }
@@ -683,9 +743,10 @@ async fn delete_in(
         delete_marker: false,
     };
     let Some(uid) = uid else { return Ok(absent) };
-    let Some(v) = store::get::<ObjectVersion>(&*txn, &keys::version(b, key, &uid)).await? else {
+    let Some(v) = store::get_for_update::<ObjectVersion>(&*txn, &keys::version(b, key, &uid)).await? else {
         return Ok(absent);
     };
+    lock::decide(&v.lock, lock::Change::Remove, crate::now_ms(), bypass_governance)?;
     remove_version(txn, b, &v).await?;
     refresh_latest(txn, b, key).await?;
     Ok(DeleteOutcome {
@@ -907,14 +968,14 @@ mod tests {
         e.copy_object(&src, "bkt", "dst", obj, WriteConditions::default(), None, None)
             .await
             .unwrap();
-        e.delete_object("bkt", "src", None, ("o", "o")).await.unwrap();
+        e.delete_object("bkt", "src", None, ("o", "o"), false).await.unwrap();
         assert_eq!(e.pending_gc().await.unwrap(), 0, "blob still referenced by the copy");
         let dst = e.lookup("bkt", "dst", None).await.unwrap();
         assert_eq!(read_all(&e, &dst).await, b"0123456789abcdefghij");
-        e.delete_object("bkt", "dst", None, ("o", "o")).await.unwrap();
+        e.delete_object("bkt", "dst", None, ("o", "o"), false).await.unwrap();
         assert_eq!(e.pending_gc().await.unwrap(), 1);
         // idempotent
-        e.delete_object("bkt", "dst", None, ("o", "o")).await.unwrap();
+        e.delete_object("bkt", "dst", None, ("o", "o"), false).await.unwrap();
         e.delete_bucket("bkt").await.unwrap();
     }
 
@@ -940,7 +1001,7 @@ mod tests {
         }
         let targets: Vec<(String, Option<VersionId>)> = (0..1000).map(|i| (format!("k{i:04}"), None)).collect();
         let before = meta.commit_count();
-        let out = e.delete_objects("bkt", targets, ("o", "o")).await.unwrap();
+        let out = e.delete_objects("bkt", targets, ("o", "o"), false).await.unwrap();
         assert_eq!(meta.commit_count() - before, 1);
         assert_eq!(out.len(), 1000);
         assert!(crate::testutil::keys_in(&e, "bkt").await.is_empty());

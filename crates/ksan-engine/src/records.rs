@@ -181,6 +181,9 @@ pub struct NewObject {
     /// How its bytes are encrypted at rest (None: they are not).
     #[serde(default)]
     pub sse: Option<SseMode>,
+    /// Retention and legal hold (the bucket's default retention applied by the engine).
+    #[serde(default)]
+    pub lock: crate::lock::ObjectLock,
 }
 
 /// Server-side encryption of a version (or of an upload's parts), as stored.
@@ -309,6 +312,9 @@ pub struct ObjectVersion {
     /// are in its manifest entries.
     #[serde(default)]
     pub sealed: Option<SealedKey>,
+    /// Retention and legal hold (object lock).
+    #[serde(default)]
+    pub lock: crate::lock::ObjectLock,
 }
 
 /// What a version's bytes are: their size, digests and place.
@@ -340,6 +346,7 @@ impl ObjectVersion {
             acl,
             tags,
             sse,
+            lock,
         } = object;
         ObjectVersion {
             key,
@@ -361,6 +368,7 @@ impl ObjectVersion {
             tags,
             sse,
             sealed: content.sealed,
+            lock,
         }
     }
 

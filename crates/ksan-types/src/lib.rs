@@ -83,6 +83,7 @@ error_codes! {
     KmsNotFound as "KMS.NotFoundException" => 400, "The KMS key does not exist.";
     InvalidRedirectLocation => 400, "The website redirect location must have a prefix of 'http://' or 'https://' or '/'.";
     InvalidRequest => 400, "Invalid Request";
+    InvalidRetentionPeriod => 400, "The retention period specified is not valid.";
     InvalidStorageClass => 400, "The storage class you specified is not valid";
     InvalidTag => 400, "The tag provided was not a valid tag.";
     InvalidURI => 400, "Couldn't parse the specified URI.";
@@ -112,6 +113,8 @@ error_codes! {
     RequestTimeout => 400, "Your socket connection to the server was not read from or written to within the timeout period.";
     ServiceUnavailable => 503, "Please reduce your request rate.";
     SignatureDoesNotMatch => 403, "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
+    ObjectLockConfigurationNotFoundError => 404, "Object Lock configuration does not exist for this bucket";
+    NoSuchObjectLockConfiguration => 404, "The specified object does not have a ObjectLock configuration";
     ServerSideEncryptionConfigurationNotFoundError => 404, "The server side encryption configuration was not found";
     SlowDown => 503, "Please reduce your request rate.";
     TooManyBuckets => 400, "You have attempted to create more buckets than allowed";

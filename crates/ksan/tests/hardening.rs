@@ -1,6 +1,6 @@
 //! Attacks and traps found on earlier versions, each tried against the real server: documents
 //! that nest deep enough to overflow a stack, headers added to a signed or presigned request,
-//! encryption asked for and silently not done (now done, or refused).
+//! encryption or object lock asked for and silently not done (now done, or refused).
 
 mod common;
 
@@ -263,7 +263,7 @@ async fn headers_outside_the_signature_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn encryption_requests_are_acted_on_and_lock_refused_never_ignored() {
+async fn encryption_and_lock_requests_are_acted_on_or_refused_never_ignored() {
     let server = TestServer::start();
     ok(&server.signed("PUT", "/enc", &[], vec![], None).await, "create bucket");
     ok(
@@ -324,8 +324,13 @@ async fn encryption_requests_are_acted_on_and_lock_refused_never_ignored() {
         "KMS.NotFoundException",
         "unknown KMS key",
     );
-    let not_implemented = |r: &Resp, what: &str| expect(r, 501, "NotImplemented", what);
-    for (what, headers) in [
+    // Object lock asked for in a bucket without it is refused, never ignored.
+    let refused = |r: &Resp, what: &str| expect(r, 400, "InvalidRequest", what);
+    let md5 = {
+        use md5::Digest;
+        common::b64(&md5::Md5::digest(b"secret"))
+    };
+    for (what, mut headers) in [
         (
             "object lock",
             vec![
@@ -335,21 +340,22 @@ async fn encryption_requests_are_acted_on_and_lock_refused_never_ignored() {
         ),
         ("legal hold", vec![("x-amz-object-lock-legal-hold", "ON")]),
     ] {
-        not_implemented(
-            &server
-                .signed("PUT", "/enc/obj", &headers, b"secret".to_vec(), None)
-                .await,
-            &format!("PutObject {what}"),
-        );
-        not_implemented(
+        refused(
             &server.signed("POST", "/enc/mp?uploads", &headers, vec![], None).await,
             &format!("CreateMultipartUpload {what}"),
         );
         let mut copy = headers.clone();
         copy.push(("x-amz-copy-source", "/enc/plain"));
-        not_implemented(
+        refused(
             &server.signed("PUT", "/enc/copy", &copy, vec![], None).await,
             &format!("CopyObject {what}"),
+        );
+        headers.push(("content-md5", md5.as_str()));
+        refused(
+            &server
+                .signed("PUT", "/enc/obj", &headers, b"secret".to_vec(), None)
+                .await,
+            &format!("PutObject {what}"),
         );
     }
     // Nothing was stored by the refused requests.
@@ -366,8 +372,8 @@ async fn encryption_requests_are_acted_on_and_lock_refused_never_ignored() {
         !String::from_utf8_lossy(&uploads.2).contains("<Upload>"),
         "an upload was created"
     );
-    // A bucket with object lock.
-    not_implemented(
+    // A bucket with object lock is made with versioning on.
+    ok(
         &server
             .signed(
                 "PUT",
@@ -379,12 +385,8 @@ async fn encryption_requests_are_acted_on_and_lock_refused_never_ignored() {
             .await,
         "CreateBucket with object lock",
     );
-    expect(
-        &server.signed("HEAD", "/locked", &[], vec![], None).await,
-        404,
-        "",
-        "no bucket was made",
-    );
+    let v = server.signed("GET", "/locked?versioning", &[], vec![], None).await;
+    assert!(String::from_utf8_lossy(&v.2).contains("<Status>Enabled</Status>"));
     // Default bucket encryption is set, and acts.
     let doc = br#"<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"#;
     let md5 = {
