@@ -37,6 +37,7 @@ mod lock;
 mod multipart;
 mod object;
 mod policy;
+mod post_object;
 mod sse;
 mod tagging;
 mod versioning;
@@ -421,6 +422,7 @@ impl S3Api {
                 self.delete_configuration::<ksan_engine::website::WebsiteConfig>(ctx)
                     .await
             }
+            PostObject => self.post_object(ctx).await,
             PutObjectLockConfiguration => self.put_object_lock_configuration(ctx).await,
             GetObjectLockConfiguration => self.get_object_lock_configuration(ctx).await,
             PutObjectRetention { .. } => self.put_object_retention(ctx).await,

@@ -29,6 +29,7 @@ pub mod list;
 pub mod lock;
 pub mod multipart;
 pub mod objects;
+pub mod post_policy;
 pub mod records;
 pub mod sse;
 mod store;

@@ -82,6 +82,7 @@ error_codes! {
     KmsDisabled as "KMS.DisabledException" => 400, "The KMS key is disabled.";
     KmsNotFound as "KMS.NotFoundException" => 400, "The KMS key does not exist.";
     InvalidRedirectLocation => 400, "The website redirect location must have a prefix of 'http://' or 'https://' or '/'.";
+    InvalidPolicyDocument => 400, "The content of the form does not meet the conditions specified in the policy document.";
     InvalidRequest => 400, "Invalid Request";
     InvalidRetentionPeriod => 400, "The retention period specified is not valid.";
     InvalidStorageClass => 400, "The storage class you specified is not valid";

@@ -2,8 +2,9 @@
 //! driven over WebDriver, loads a page from one origin whose script uploads to and downloads
 //! from ksan (another origin) with `fetch()` and presigned URLs. Under a CORS rule for the
 //! page's origin both work and the exposed ETag is readable; without one the browser refuses.
-//! Skipped, saying why, where Chromium or ChromeDriver is not installed (`.ci/run` installs
-//! them).
+//! A second page posts a form (FormData with a file) to a presigned POST and the object reads
+//! back byte-identical. Skipped, saying why, where Chromium or ChromeDriver is not installed
+//! (`.ci/run` installs them).
 
 mod common;
 
@@ -23,6 +24,19 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const PAGE: &str = r#"<!doctype html>
 <html><head><title>uploader</title></head><body>
 <script>
+async function postForm(url, fields) {
+  try {
+    const fd = new FormData();
+    for (const [k, v] of fields) fd.append(k, v);
+    const bytes = new Uint8Array(300000);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7) % 251;
+    fd.append("file", new Blob([bytes]), "photo.bin");
+    const r = await fetch(url, { method: "POST", body: fd });
+    return { status: r.status, text: await r.text() };
+  } catch (e) {
+    return { error: String(e) };
+  }
+}
 async function run(putUrl, getUrl) {
   try {
     const put = await fetch(putUrl, { method: "PUT", body: "hello from the browser",
@@ -202,5 +216,70 @@ async fn a_page_from_another_origin_uploads_and_downloads() {
         "other origin's rule: {seen}"
     );
     assert!(c.head_object().bucket("uploads").key("c.txt").send().await.is_err());
+    browser.close().await.expect("close browser");
+}
+
+#[tokio::test]
+async fn a_page_posts_a_form_upload() {
+    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        eprintln!(
+            "SKIPPED: {CHROMIUM} or {CHROMEDRIVER} is not installed (Debian: apt-get install chromium chromium-driver)"
+        );
+        return;
+    }
+    let server = TestServer::start();
+    let c = server.client();
+    c.create_bucket().bucket("uploads").send().await.unwrap();
+    let page = serve_page().await;
+    // The page's origin may POST and read the answer.
+    let rule = CorsRule::builder()
+        .allowed_origins(page.as_str())
+        .allowed_methods("POST")
+        .build()
+        .unwrap();
+    c.put_bucket_cors()
+        .bucket("uploads")
+        .cors_configuration(CorsConfiguration::builder().cors_rules(rule).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, browser) = start_browser(profile.path()).await;
+    browser.goto(&format!("{page}/")).await.expect("open page");
+    let mut fields = presigned_post(
+        r#"{"bucket": "uploads"}, ["starts-with", "$key", "forms/"], {"success_action_status": "201"}"#,
+        "2099-01-01T00:00:00Z",
+        ROOT_SK,
+    );
+    fields.insert(0, ("key".into(), "forms/${filename}".into()));
+    fields.push(("success_action_status".into(), "201".into()));
+    let pairs: Vec<serde_json::Value> = fields.iter().map(|(k, v)| serde_json::json!([k, v])).collect();
+    let seen = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; postForm(arguments[0], arguments[1]).then(done);",
+            vec![
+                format!("http://{}/uploads", server.s3).into(),
+                serde_json::Value::Array(pairs),
+            ],
+        )
+        .await
+        .expect("script");
+    assert_eq!(seen["status"], 201, "{seen}");
+    assert!(
+        seen["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("<Key>forms/photo.bin</Key>")),
+        "{seen}"
+    );
+    let got = c
+        .get_object()
+        .bucket("uploads")
+        .key("forms/photo.bin")
+        .send()
+        .await
+        .unwrap();
+    let body = got.body.collect().await.unwrap().into_bytes();
+    let expected: Vec<u8> = (0..300_000u32).map(|i| ((i * 7) % 251) as u8).collect();
+    assert!(body[..] == expected[..], "the object differs from what the page sent");
     browser.close().await.expect("close browser");
 }

@@ -20,6 +20,25 @@ mod v4;
 
 pub use chunked::decode_body;
 
+/// The SigV4 signature of a browser POST's policy: hex HMAC-SHA256 of the base64 policy under
+/// the key derived for (date, region, `s3`).
+pub fn post_signature_v4(secret: &str, date: &str, region: &str, policy_b64: &str) -> String {
+    hex::encode(canonical::hmac(
+        &canonical::signing_key(secret, date, region, "s3"),
+        policy_b64.as_bytes(),
+    ))
+}
+
+/// The SigV2 signature of a browser POST's policy: base64 HMAC-SHA1 of the base64 policy.
+pub fn post_signature_v2(secret: &str, policy_b64: &str) -> String {
+    v2::hmac_sha1_b64(secret, policy_b64)
+}
+
+/// Compare two signatures in constant time.
+pub fn signatures_equal(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Largest clock difference accepted between client and server.
 pub const MAX_SKEW_SECS: i64 = 15 * 60;
 /// Longest validity of a presigned URL (7 days).

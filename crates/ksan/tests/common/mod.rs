@@ -504,3 +504,36 @@ impl Drop for Proc {
         let _ = self.child.wait();
     }
 }
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use hmac::Mac;
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    m.update(data);
+    m.finalize().into_bytes().to_vec()
+}
+
+/// A presigned POST as SDKs make one, signed here with this file's own HMAC (not ksan's code):
+/// the form fields (policy and SigV4 signature included) for `conditions` (JSON list items).
+pub fn presigned_post(conditions: &str, expiration: &str, secret: &str) -> Vec<(String, String)> {
+    let now = time::OffsetDateTime::now_utc();
+    let date = format!("{:04}{:02}{:02}", now.year(), now.month() as u8, now.day());
+    let amz_date = format!("{date}T{:02}{:02}{:02}Z", now.hour(), now.minute(), now.second());
+    let credential = format!("{ROOT_AK}/{date}/{REGION}/s3/aws4_request");
+    let policy = format!(
+        r#"{{"expiration": "{expiration}", "conditions": [{conditions},
+            {{"x-amz-algorithm": "AWS4-HMAC-SHA256"}}, {{"x-amz-credential": "{credential}"}}, {{"x-amz-date": "{amz_date}"}}]}}"#
+    );
+    let policy = b64(policy.as_bytes());
+    let k = hmac_sha256(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    let k = hmac_sha256(&k, REGION.as_bytes());
+    let k = hmac_sha256(&k, b"s3");
+    let k = hmac_sha256(&k, b"aws4_request");
+    let signature = hex::encode(hmac_sha256(&k, policy.as_bytes()));
+    vec![
+        ("x-amz-algorithm".into(), "AWS4-HMAC-SHA256".into()),
+        ("x-amz-credential".into(), credential),
+        ("x-amz-date".into(), amz_date),
+        ("policy".into(), policy),
+        ("x-amz-signature".into(), signature),
+    ]
+}
