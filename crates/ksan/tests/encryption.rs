@@ -674,13 +674,7 @@ async fn tampered_blobs_fail_and_memory_stays_flat() {
 
     // 256 MiB in and out with SSE-S3: the server's peak memory grows by far less than that.
     let pid = server.pid().unwrap();
-    let peak = || -> u64 {
-        let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        s.lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-            .unwrap()
-    };
+    let peak = || peak_rss_kib(pid);
     let before = peak();
     let size: u64 = 256 * 1024 * 1024;
     let stream = futures_util::stream::iter(

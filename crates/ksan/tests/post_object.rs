@@ -243,13 +243,7 @@ async fn a_100_mib_post_keeps_memory_flat() {
     let c = server.client();
     c.create_bucket().bucket("big").send().await.unwrap();
     let pid = server.pid().unwrap();
-    let peak = || -> u64 {
-        let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        s.lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-            .unwrap()
-    };
+    let peak = || peak_rss_kib(pid);
     let before = peak();
     let data = pattern(7, 100 * 1024 * 1024);
     let fields = with(

@@ -537,3 +537,12 @@ pub fn presigned_post(conditions: &str, expiration: &str, secret: &str) -> Vec<(
         ("x-amz-signature".into(), signature),
     ]
 }
+
+/// A process's peak resident memory (VmHWM) in KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .expect("VmHWM")
+}
