@@ -271,4 +271,36 @@ mod tests {
             .unwrap();
         assert!(p.check(&form(&[("key", "foo1")]), "b", NOW).is_ok());
     }
+
+    proptest::proptest! {
+        /// Any bytes: a decision or S3's error, never a panic.
+        #[test]
+        fn any_document_parses_or_is_refused(doc in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let _ = PostPolicy::parse(&doc).map(|p| p.check(&[], "b", NOW));
+        }
+
+        /// A form whose fields are exactly what the policy's exact conditions name passes;
+        /// changing any value fails with AccessDenied.
+        #[test]
+        fn matching_forms_pass_and_changed_ones_fail(
+            pairs in proptest::collection::btree_map("[a-z][a-z0-9-]{0,12}", "[ -~]{0,20}", 1..6),
+            flip in 0usize..6,
+        ) {
+            let pairs: Vec<(String, String)> = pairs
+                .into_iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "file" | "policy" | "signature" | "bucket" | "x-amz-signature" | "awsaccesskeyid") && !k.starts_with("x-ignore-") && !k.starts_with("x-amz-checksum-"))
+                .collect();
+            proptest::prop_assume!(!pairs.is_empty());
+            let conditions: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| serde_json::json!({ k: v }).to_string())
+                .collect();
+            let p = policy(&format!("[{}]", conditions.join(","))).unwrap();
+            proptest::prop_assert!(p.check(&pairs, "b", NOW).is_ok());
+            let mut changed = pairs.clone();
+            let i = flip % changed.len();
+            changed[i].1.push('!');
+            proptest::prop_assert_eq!(p.check(&changed, "b", NOW).unwrap_err().code, ErrorCode::AccessDenied);
+        }
+    }
 }
