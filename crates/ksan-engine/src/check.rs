@@ -177,11 +177,8 @@ impl Engine {
 mod tests {
     use std::sync::Arc;
 
-    use bytes::Bytes;
     use ksan_data::{DataStore, FsDataStore, Hashers};
 
-    use crate::objects::{BodyChecks, PutObjectRequest, WriteConditions};
-    use crate::records::{DataLocation, NewObject};
     use crate::{Engine, EngineConfig};
 
     #[tokio::test]
@@ -197,19 +194,9 @@ mod tests {
         e.create_bucket(&u, "bkt", None).await.unwrap();
         let mut paths = Vec::new();
         for i in 0..4 {
-            let req = PutObjectRequest {
-                sse: None,
-                bucket: "bkt".into(),
-                key: format!("k{i}"),
-                object: NewObject::default(),
-                body: BodyChecks::default(),
-                conditions: WriteConditions::default(),
-            };
-            let body: ksan_types::BodyStream =
-                Box::pin(futures_util::stream::once(async { Ok(Bytes::from(vec![7u8; 5000])) }));
-            let v = e.put_object(req, body).await.unwrap();
-            let DataLocation::Blob(id) = v.data else { panic!() };
-            let id = ksan_data::BlobId(id).to_string();
+            let id = crate::testutil::put_blob(&e, "bkt", &format!("k{i}"), vec![7u8; 5000])
+                .await
+                .to_string();
             paths.push(dir.path().join("blobs").join(&id[..2]).join(&id[2..4]).join(&id));
         }
         let clean = e.check(false).await.unwrap();

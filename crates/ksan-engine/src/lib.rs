@@ -237,6 +237,26 @@ pub(crate) mod testutil {
         (Engine::new(meta.clone(), Arc::new(data), config), meta, dir)
     }
 
+    /// PutObject of `bytes` with nothing else asked for; the blob it was stored in (engines
+    /// made with `inline_threshold: 0`).
+    pub async fn put_blob(e: &Engine, bucket: &str, key: &str, bytes: Vec<u8>) -> ksan_data::BlobId {
+        let req = crate::objects::PutObjectRequest {
+            sse: None,
+            bucket: bucket.into(),
+            key: key.into(),
+            object: crate::records::NewObject::default(),
+            body: crate::objects::BodyChecks::default(),
+            conditions: crate::objects::WriteConditions::default(),
+        };
+        let body: ksan_types::BodyStream =
+            Box::pin(futures_util::stream::once(async move { Ok(bytes::Bytes::from(bytes)) }));
+        let v = e.put_object(req, body).await.unwrap();
+        let crate::records::DataLocation::Blob(id) = v.data else {
+            panic!("not a blob")
+        };
+        ksan_data::BlobId(id)
+    }
+
     /// The keys a listing of the bucket shows.
     pub async fn keys_in(e: &Engine, bucket: &str) -> Vec<String> {
         let q = crate::list::ListQuery {

@@ -73,11 +73,8 @@ impl Engine {
 mod tests {
     use std::sync::Arc;
 
-    use bytes::Bytes;
     use ksan_data::{DataStore, FsDataStore, Hashers};
 
-    use crate::objects::{BodyChecks, PutObjectRequest, WriteConditions};
-    use crate::records::{DataLocation, NewObject};
     use crate::{Engine, EngineConfig};
 
     #[tokio::test]
@@ -94,22 +91,7 @@ mod tests {
         e.create_bucket(&u, "bkt", None).await.unwrap();
         let mut kept = Vec::new();
         for i in 0..3 {
-            let req = PutObjectRequest {
-                sse: None,
-                bucket: "bkt".into(),
-                key: format!("k{i}"),
-                object: NewObject::default(),
-                body: BodyChecks::default(),
-                conditions: WriteConditions::default(),
-            };
-            let body: ksan_types::BodyStream = Box::pin(futures_util::stream::once(async {
-                Ok(Bytes::from_static(b"kept bytes"))
-            }));
-            let v = e.put_object(req, body).await.unwrap();
-            let DataLocation::Blob(id) = v.data else {
-                panic!("not a blob")
-            };
-            kept.push(ksan_data::BlobId(id));
+            kept.push(crate::testutil::put_blob(&e, "bkt", &format!("k{i}"), b"kept bytes".to_vec()).await);
         }
         // Blobs a crash left behind: written and made durable, never committed.
         let mut orphans = Vec::new();

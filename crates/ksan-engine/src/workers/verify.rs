@@ -125,11 +125,8 @@ impl Engine {
 mod tests {
     use std::sync::Arc;
 
-    use bytes::Bytes;
-    use ksan_data::{BlobId, FsDataStore};
+    use ksan_data::FsDataStore;
 
-    use crate::objects::{BodyChecks, PutObjectRequest, WriteConditions};
-    use crate::records::{DataLocation, NewObject};
     use crate::{Engine, EngineConfig};
 
     #[tokio::test]
@@ -145,22 +142,7 @@ mod tests {
         e.create_bucket(&u, "bkt", None).await.unwrap();
         let mut blobs = Vec::new();
         for i in 0..5 {
-            let req = PutObjectRequest {
-                sse: None,
-                bucket: "bkt".into(),
-                key: format!("k{i}"),
-                object: NewObject::default(),
-                body: BodyChecks::default(),
-                conditions: WriteConditions::default(),
-            };
-            let body: ksan_types::BodyStream = Box::pin(futures_util::stream::once(async move {
-                Ok(Bytes::from(vec![i as u8; 1000]))
-            }));
-            let v = e.put_object(req, body).await.unwrap();
-            let DataLocation::Blob(id) = v.data else {
-                panic!("not a blob")
-            };
-            blobs.push(BlobId(id));
+            blobs.push(crate::testutil::put_blob(&e, "bkt", &format!("k{i}"), vec![i as u8; 1000]).await);
         }
         // Flip a byte of k3's file.
         let id = blobs[3].to_string();
