@@ -32,6 +32,7 @@ mod conditions;
 mod cors;
 mod delete_objects;
 mod headers;
+mod lifecycle;
 mod list;
 mod lock;
 mod multipart;
@@ -433,6 +434,12 @@ impl S3Api {
             GetBucketEncryption => self.get_bucket_encryption(ctx).await,
             DeleteBucketEncryption => {
                 self.delete_configuration::<ksan_engine::sse::EncryptionConfig>(ctx)
+                    .await
+            }
+            PutBucketLifecycleConfiguration => self.put_bucket_lifecycle(ctx).await,
+            GetBucketLifecycleConfiguration => self.get_bucket_lifecycle(ctx).await,
+            DeleteBucketLifecycle => {
+                self.delete_configuration::<ksan_engine::lifecycle::LifecycleConfig>(ctx)
                     .await
             }
             PutBucketTagging => self.put_bucket_tagging(ctx).await,

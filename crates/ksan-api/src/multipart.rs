@@ -38,6 +38,7 @@ impl S3Api {
             .close("InitiateMultipartUploadResult");
         let mut resp = xml_response(w.finish())?;
         crate::sse::add_response_headers(&mut resp, upload.object.sse.as_ref());
+        crate::lifecycle::set_abort_headers(&mut resp, &self.engine, &bucket, ctx.key(), upload.initiated_ms);
         if let Some(a) = upload.checksum_algorithm
             && let Ok(v) = a.as_str().parse()
         {
@@ -169,6 +170,7 @@ impl S3Api {
         let mut resp = xml_response(w.finish())?;
         crate::set_version_header(&mut resp, v.version_id.as_deref());
         crate::sse::add_response_headers(&mut resp, v.sse.as_ref());
+        crate::lifecycle::set_expiration_header(&mut resp, &self.engine, &bucket, &v);
         Ok(resp)
     }
 
@@ -216,7 +218,9 @@ impl S3Api {
             w.close("Part");
         }
         w.close("ListPartsResult");
-        xml_response(w.finish())
+        let mut resp = xml_response(w.finish())?;
+        crate::lifecycle::set_abort_headers(&mut resp, &self.engine, &bucket, ctx.key(), up.initiated_ms);
+        Ok(resp)
     }
 
     pub(crate) async fn list_multipart_uploads(

@@ -54,7 +54,9 @@ impl S3Api {
                 .header(c.algorithm.header_name(), c.value.as_str())
                 .header("x-amz-checksum-type", "FULL_OBJECT");
         }
-        b.body(ResponseBody::empty()).map_err(S3Error::internal)
+        let mut resp = b.body(ResponseBody::empty()).map_err(S3Error::internal)?;
+        crate::lifecycle::set_expiration_header(&mut resp, &self.engine, &bucket, &v);
+        Ok(resp)
     }
 
     /// What a new object gets from the request: owner and ACL (by the bucket's Object
@@ -158,6 +160,10 @@ impl S3Api {
             if let Ok(v) = http::HeaderValue::from_str(value) {
                 resp.headers_mut().insert(header, v);
             }
+        }
+        if read.version.is_none() {
+            // The current version: what the rules will do to it.
+            crate::lifecycle::set_expiration_header(&mut resp, &self.engine, &bucket, &handle.version);
         }
         Ok(resp)
     }
@@ -265,6 +271,7 @@ impl S3Api {
             .await?;
         let mut resp = copy_result(&v, src.version.map(|_| sv))?;
         crate::sse::add_response_headers(&mut resp, v.sse.as_ref());
+        crate::lifecycle::set_expiration_header(&mut resp, &self.engine, &bucket, &v);
         Ok(resp)
     }
 }

@@ -70,6 +70,7 @@ fn decoder(kind: ConfigKind) -> fn(&[u8], &str) -> S3Result<AnyConfig> {
         ConfigKind::Tagging => decode_config::<crate::tags::BucketTags>,
         ConfigKind::Encryption => decode_config::<crate::sse::EncryptionConfig>,
         ConfigKind::ObjectLock => decode_config::<crate::lock::ObjectLockConfig>,
+        ConfigKind::Lifecycle => decode_config::<crate::lifecycle::LifecycleConfig>,
     }
 }
 

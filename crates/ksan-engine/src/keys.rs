@@ -30,11 +30,13 @@ pub enum ConfigKind {
     Encryption,
     /// Object lock (and its default retention).
     ObjectLock,
+    /// The lifecycle rules.
+    Lifecycle,
 }
 
 impl ConfigKind {
     /// Every kind.
-    pub const ALL: [ConfigKind; 9] = [
+    pub const ALL: [ConfigKind; 10] = [
         ConfigKind::Acl,
         ConfigKind::Ownership,
         ConfigKind::Policy,
@@ -44,6 +46,7 @@ impl ConfigKind {
         ConfigKind::Tagging,
         ConfigKind::Encryption,
         ConfigKind::ObjectLock,
+        ConfigKind::Lifecycle,
     ];
 
     /// The kind's name in its row key.
@@ -58,6 +61,7 @@ impl ConfigKind {
             ConfigKind::Tagging => "tagging",
             ConfigKind::Encryption => "encryption",
             ConfigKind::ObjectLock => "object-lock",
+            ConfigKind::Lifecycle => "lifecycle",
         }
     }
 
@@ -229,6 +233,17 @@ pub fn user_by_folded_name(name: &str) -> Vec<u8> {
 /// `E|e-mail address, lower-cased` -> the name of the user with that address
 pub fn user_by_email(email: &str) -> Vec<u8> {
     cat(&[b"E|", email.to_ascii_lowercase().as_bytes()])
+}
+
+/// `G|lifecycle-cursor` -> where the lifecycle executor's pass stands (`workers::lifecycle`):
+/// the bucket, the phase and the last key done, so that a pass resumes after a restart.
+pub fn lifecycle_cursor() -> Vec<u8> {
+    global("lifecycle-cursor")
+}
+
+/// `G|lifecycle-last-pass` -> the outcome of the last finished lifecycle pass.
+pub fn lifecycle_last_pass() -> Vec<u8> {
+    global("lifecycle-last-pass")
 }
 
 /// `G|name` -> a server-wide setting (root user name, ...)

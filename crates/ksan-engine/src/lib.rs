@@ -25,6 +25,7 @@ pub mod cors;
 pub mod integrity;
 pub mod keys;
 pub mod kms;
+pub mod lifecycle;
 pub mod list;
 pub mod lock;
 pub mod multipart;
@@ -63,6 +64,8 @@ pub struct EngineConfig {
     pub region: String,
     /// The master key (SSE-S3 and the key service's keys).
     pub master_key: sse::MasterKey,
+    /// The length of a lifecycle day (a real day; shorter in tests, see `lifecycle`).
+    pub lifecycle_day: Duration,
 }
 
 impl Default for EngineConfig {
@@ -74,6 +77,7 @@ impl Default for EngineConfig {
             completed_upload_memory: Duration::from_secs(24 * 3600),
             region: "us-east-1".to_owned(),
             master_key: sse::MasterKey::default(),
+            lifecycle_day: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -113,6 +117,7 @@ pub struct Engine {
     pub(crate) workers: workers::Registry,
     pub(crate) integrity: Arc<integrity::IntegrityCounters>,
     pub(crate) keyring: sse::Keyring,
+    pub(crate) lifecycle: workers::LifecycleStats,
     kms: Arc<kms::BuiltinKms>,
 }
 
@@ -130,6 +135,7 @@ impl Engine {
             buckets: config::BucketCache::default(),
             workers: workers::Registry::default(),
             integrity: Arc::default(),
+            lifecycle: workers::LifecycleStats::default(),
         })
     }
 

@@ -315,6 +315,10 @@ pub struct ObjectVersion {
     /// Retention and legal hold (object lock).
     #[serde(default)]
     pub lock: crate::lock::ObjectLock,
+    /// A delete marker the lifecycle made when the version below it expired (replication
+    /// leaves these alone, as S3 does).
+    #[serde(default)]
+    pub by_lifecycle: bool,
 }
 
 /// What a version's bytes are: their size, digests and place.
@@ -369,6 +373,7 @@ impl ObjectVersion {
             sse,
             sealed: content.sealed,
             lock,
+            by_lifecycle: false,
         }
     }
 

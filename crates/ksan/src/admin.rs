@@ -157,8 +157,11 @@ impl Admin {
             (&Method::GET, "/metrics") => {
                 return text(
                     StatusCode::OK,
-                    self.metrics
-                        .render(&self.engine.worker_status(), self.engine.integrity()),
+                    self.metrics.render(
+                        &self.engine.worker_status(),
+                        self.engine.integrity(),
+                        self.engine.lifecycle_stats(),
+                    ),
                 );
             }
             _ => {}

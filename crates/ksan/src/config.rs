@@ -71,6 +71,14 @@ pub struct ServerArgs {
     /// Seconds between two integrity scrubber walks over all objects [default: 86400]
     #[arg(long, env = "KSAN_VERIFY_INTERVAL")]
     pub verify_interval: Option<u64>,
+    /// Seconds between the starts of two lifecycle passes, which carry out every bucket's
+    /// lifecycle rules [default: 3600]
+    #[arg(long, env = "KSAN_LIFECYCLE_INTERVAL")]
+    pub lifecycle_interval: Option<u64>,
+    /// Seconds in a lifecycle "day" (rules count in days); shorter only to test rules: a
+    /// compressed day has no midnight to round to [default: 86400]
+    #[arg(long, env = "KSAN_LIFECYCLE_DAY_SECS")]
+    pub lifecycle_day_secs: Option<u64>,
     /// Connections the S3 port serves at once (plain and TLS together); more are answered
     /// 503 SlowDown [default: 4096]
     #[arg(long, env = "KSAN_MAX_CONNECTIONS")]
@@ -125,6 +133,8 @@ struct FileConfig {
     scrub_interval: Option<u64>,
     verify_rate: Option<u64>,
     verify_interval: Option<u64>,
+    lifecycle_interval: Option<u64>,
+    lifecycle_day_secs: Option<u64>,
     max_connections: Option<usize>,
     admin_max_connections: Option<usize>,
     header_timeout: Option<u64>,
@@ -161,6 +171,8 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<(std::net::IpAddr, u8)>,
     pub verify_rate: u64,
     pub verify_interval: u64,
+    pub lifecycle_interval: u64,
+    pub lifecycle_day_secs: u64,
     pub limits: crate::conn::Limits,
     pub admin_max_connections: usize,
     pub shutdown_timeout: std::time::Duration,
@@ -239,6 +251,12 @@ impl ServerArgs {
             trusted_proxies,
             verify_rate: self.verify_rate.or(file.verify_rate).unwrap_or(16),
             verify_interval: self.verify_interval.or(file.verify_interval).unwrap_or(86_400),
+            lifecycle_interval: self.lifecycle_interval.or(file.lifecycle_interval).unwrap_or(3600),
+            lifecycle_day_secs: self
+                .lifecycle_day_secs
+                .or(file.lifecycle_day_secs)
+                .unwrap_or(86_400)
+                .max(1),
             limits: crate::conn::Limits {
                 max_connections: self.max_connections.or(file.max_connections).unwrap_or(4096),
                 header_timeout: secs(self.header_timeout.or(file.header_timeout).unwrap_or(30)),

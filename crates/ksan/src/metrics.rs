@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ksan_engine::integrity::IntegrityCounters;
-use ksan_engine::workers::WorkerStatus;
+use ksan_engine::workers::{LifecycleStats, WorkerStatus};
 
 /// A metric family of the workers: name, type, help, how to read its value.
 type Family = (&'static str, &'static str, &'static str, fn(&WorkerStatus) -> String);
@@ -26,9 +26,14 @@ impl Metrics {
         self.by_class[i].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The metrics text: responses by class, corruption found, and each background worker's
-    /// status.
-    pub fn render(&self, workers: &[WorkerStatus], integrity: &IntegrityCounters) -> String {
+    /// The metrics text: responses by class, corruption found, what the lifecycle executor
+    /// did and where its pass stands, and each background worker's status.
+    pub fn render(
+        &self,
+        workers: &[WorkerStatus],
+        integrity: &IntegrityCounters,
+        lifecycle: &LifecycleStats,
+    ) -> String {
         let mut s = String::from(
             "# HELP ksan_s3_responses_total S3 responses by status class.\n# TYPE ksan_s3_responses_total counter\n",
         );
@@ -61,6 +66,70 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
                 value.load(Ordering::Relaxed)
             );
+        }
+        let _ = writeln!(
+            s,
+            "# HELP ksan_lifecycle_actions_total What the lifecycle executor carried out, by action.\n# TYPE ksan_lifecycle_actions_total counter"
+        );
+        for (action, value) in [
+            ("expire_current", &lifecycle.expired),
+            ("remove_noncurrent", &lifecycle.noncurrent_removed),
+            ("remove_delete_marker", &lifecycle.delete_markers_removed),
+            ("transition", &lifecycle.transitioned),
+            ("abort_upload", &lifecycle.uploads_aborted),
+        ] {
+            let _ = writeln!(
+                s,
+                "ksan_lifecycle_actions_total{{action=\"{action}\"}} {}",
+                value.load(Ordering::Relaxed)
+            );
+        }
+        let started = lifecycle.pass_started_ms.load(Ordering::Relaxed);
+        for (name, kind, help, value) in [
+            (
+                "ksan_lifecycle_held_total",
+                "counter",
+                "Removals the lifecycle rules asked for that object lock refused (each pass that finds them).",
+                lifecycle.held.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "ksan_lifecycle_scanned_total",
+                "counter",
+                "Version and upload rows the lifecycle executor walked.",
+                lifecycle.scanned.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "ksan_lifecycle_passes_total",
+                "counter",
+                "Lifecycle passes finished.",
+                lifecycle.passes.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "ksan_lifecycle_pass_running",
+                "gauge",
+                "1 while a lifecycle pass is under way.",
+                u8::from(started > 0).to_string(),
+            ),
+            (
+                "ksan_lifecycle_pass_started_seconds",
+                "gauge",
+                "When the pass under way began (seconds since the epoch; 0: none).",
+                format!("{:.3}", started as f64 / 1000.0),
+            ),
+            (
+                "ksan_lifecycle_pass_scanned",
+                "gauge",
+                "Rows the pass under way (or the last one) has walked.",
+                lifecycle.pass_scanned.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "ksan_lifecycle_last_pass_seconds",
+                "gauge",
+                "How long the last finished lifecycle pass took.",
+                format!("{:.3}", lifecycle.last_pass_ms.load(Ordering::Relaxed) as f64 / 1000.0),
+            ),
+        ] {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
         }
         let families: [Family; 5] = [
             (

@@ -122,6 +122,7 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
             region: config.region.clone(),
             gc_grace: Duration::from_secs(config.gc_grace),
             master_key: master_key(&config.data, config.master_key_file.as_deref(), true)?,
+            lifecycle_day: Duration::from_secs(config.lifecycle_day_secs),
             ..EngineConfig::default()
         },
     );
@@ -165,6 +166,10 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
     engine.spawn_worker(
         ksan_engine::workers::ScrubWorker,
         Duration::from_secs(config.scrub_interval.max(1)),
+    );
+    engine.spawn_worker(
+        ksan_engine::workers::LifecycleWorker,
+        Duration::from_secs(config.lifecycle_interval.max(1)),
     );
     if config.verify_rate > 0 {
         engine.spawn_worker(

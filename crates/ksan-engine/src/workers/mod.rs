@@ -1,6 +1,6 @@
 //! Background workers: tasks in the server process that carry out work queued by the writes
 //! (garbage collection, forgetting completed uploads) or found by walking the stores (the
-//! orphan scrubber, the integrity scrubber).
+//! orphan scrubber, the integrity scrubber, the lifecycle executor).
 //!
 //! A [`Worker`] does one bounded piece of work per call and says whether more is ready at
 //! once; the runner calls it again at once while there is, and otherwise after the worker's
@@ -26,11 +26,13 @@ use crate::keys::{self, Queue};
 use crate::{Engine, now_ms, store};
 
 mod gc;
+pub mod lifecycle;
 mod scrub;
 mod uploads;
 mod verify;
 
 pub use gc::GcWorker;
+pub use lifecycle::{LifecycleStats, LifecycleWorker};
 pub use scrub::ScrubWorker;
 pub use uploads::CompletedUploadsWorker;
 pub use verify::VerifyWorker;

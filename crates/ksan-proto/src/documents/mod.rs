@@ -1,6 +1,7 @@
 //! The XML documents S3 requests and responses carry for configuration and for lists of
 //! things to act on (ACLs, versioning, tags, public access block, ownership controls, bucket
-//! creation, CORS, website, default encryption, object lock, DeleteObjects, CompleteMultipartUpload). Each is a Rust type read by one small
+//! creation, CORS, website, default encryption, object lock, lifecycle, DeleteObjects,
+//! CompleteMultipartUpload). Each is a Rust type read by one small
 //! typed reader over the parsed element tree ([`crate::xml::parse`], which refuses deep
 //! nesting) and written with [`XmlWriter`], so that every field gets S3's own error when it is
 //! wrong. Listings, whose results can be large, are written with the streaming writer instead.
@@ -15,6 +16,7 @@ mod acl;
 mod bucket;
 mod cors;
 mod encryption;
+mod lifecycle;
 mod lock;
 mod multipart;
 mod tagging;
@@ -27,6 +29,9 @@ pub use bucket::{
 };
 pub use cors::{CorsConfiguration, CorsRuleDoc};
 pub use encryption::{EncryptionRule, ServerSideEncryptionConfiguration};
+pub use lifecycle::{
+    ExpirationDoc, LifecycleConfiguration, LifecycleFilterDoc, LifecycleRuleDoc, NoncurrentDoc, TransitionDoc,
+};
 pub use lock::{LegalHoldDoc, ObjectLockConfiguration, RetentionDoc};
 pub use multipart::{CompleteMultipartUpload, CompletedPartEntry};
 pub use tagging::Tagging;
