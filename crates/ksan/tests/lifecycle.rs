@@ -74,6 +74,15 @@ async fn put(c: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &[u8]) -> Op
     out.version_id().map(str::to_owned)
 }
 
+async fn set_versioning(c: &aws_sdk_s3::Client, bucket: &str, status: BucketVersioningStatus) {
+    c.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+        .send()
+        .await
+        .unwrap();
+}
+
 async fn keys(c: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
     let out = c.list_objects_v2().bucket(bucket).send().await.unwrap();
     out.contents()
@@ -345,19 +354,11 @@ fn md5_raw(data: &[u8]) -> [u8; 16] {
 async fn rules_act_with_a_compressed_day() {
     let server = TestServer::start_with(&["--lifecycle-day-secs", "1", "--lifecycle-interval", "1"]);
     let c = server.client();
-    let versioned = VersioningConfiguration::builder()
-        .status(BucketVersioningStatus::Enabled)
-        .build();
     for b in ["plain", "versioned", "suspended"] {
         c.create_bucket().bucket(b).send().await.unwrap();
     }
     for b in ["versioned", "suspended"] {
-        c.put_bucket_versioning()
-            .bucket(b)
-            .versioning_configuration(versioned.clone())
-            .send()
-            .await
-            .unwrap();
+        set_versioning(&c, b, BucketVersioningStatus::Enabled).await;
     }
 
     // Unversioned: prefix, tag and size filters; an upload to abort and one to keep.
@@ -466,16 +467,7 @@ async fn rules_act_with_a_compressed_day() {
     assert_eq!(put_rules(&c, "versioned", rules).await, "ok");
 
     // Suspended: the null version expires into a null delete marker.
-    c.put_bucket_versioning()
-        .bucket("suspended")
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Suspended)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_versioning(&c, "suspended", BucketVersioningStatus::Suspended).await;
     put(&c, "suspended", "s", b"x").await;
     let rules = vec![
         rule("all", prefix_filter(""))
@@ -579,16 +571,7 @@ async fn a_killed_pass_resumes_and_expires_each_object_once() {
     let mut server = TestServer::start_with(&["--lifecycle-day-secs", "1", "--lifecycle-interval", "3600"]);
     let c = server.client();
     c.create_bucket().bucket("many").send().await.unwrap();
-    c.put_bucket_versioning()
-        .bucket("many")
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_versioning(&c, "many", BucketVersioningStatus::Enabled).await;
     let mut tasks = Vec::new();
     for w in 0..32 {
         let c = c.clone();
