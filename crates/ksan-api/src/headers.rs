@@ -276,6 +276,9 @@ pub fn object_headers(mut b: Builder, v: &ObjectVersion, versioned: bool) -> Bui
     b = b
         .header(http::header::ETAG, v.quoted_etag())
         .header(http::header::LAST_MODIFIED, format_http_date(v.last_modified_ms));
+    if let Some(r) = &v.replication {
+        b = b.header("x-amz-replication-status", r.status.as_str());
+    }
     let c = &v.headers;
     b = b.header(
         http::header::CONTENT_TYPE,

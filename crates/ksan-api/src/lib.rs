@@ -39,6 +39,7 @@ mod multipart;
 mod object;
 mod policy;
 mod post_object;
+mod replication;
 mod sse;
 mod tagging;
 mod versioning;
@@ -440,6 +441,12 @@ impl S3Api {
             GetBucketLifecycleConfiguration => self.get_bucket_lifecycle(ctx).await,
             DeleteBucketLifecycle => {
                 self.delete_configuration::<ksan_engine::lifecycle::LifecycleConfig>(ctx)
+                    .await
+            }
+            PutBucketReplication => self.put_bucket_replication(ctx).await,
+            GetBucketReplication => self.get_bucket_replication(ctx).await,
+            DeleteBucketReplication => {
+                self.delete_configuration::<ksan_engine::replication::ReplicationConfig>(ctx)
                     .await
             }
             PutBucketTagging => self.put_bucket_tagging(ctx).await,

@@ -71,6 +71,7 @@ fn decoder(kind: ConfigKind) -> fn(&[u8], &str) -> S3Result<AnyConfig> {
         ConfigKind::Encryption => decode_config::<crate::sse::EncryptionConfig>,
         ConfigKind::ObjectLock => decode_config::<crate::lock::ObjectLockConfig>,
         ConfigKind::Lifecycle => decode_config::<crate::lifecycle::LifecycleConfig>,
+        ConfigKind::Replication => decode_config::<crate::replication::ReplicationConfig>,
     }
 }
 

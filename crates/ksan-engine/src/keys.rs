@@ -32,11 +32,13 @@ pub enum ConfigKind {
     ObjectLock,
     /// The lifecycle rules.
     Lifecycle,
+    /// The replication rules.
+    Replication,
 }
 
 impl ConfigKind {
     /// Every kind.
-    pub const ALL: [ConfigKind; 10] = [
+    pub const ALL: [ConfigKind; 11] = [
         ConfigKind::Acl,
         ConfigKind::Ownership,
         ConfigKind::Policy,
@@ -47,6 +49,7 @@ impl ConfigKind {
         ConfigKind::Encryption,
         ConfigKind::ObjectLock,
         ConfigKind::Lifecycle,
+        ConfigKind::Replication,
     ];
 
     /// The kind's name in its row key.
@@ -62,6 +65,7 @@ impl ConfigKind {
             ConfigKind::Encryption => "encryption",
             ConfigKind::ObjectLock => "object-lock",
             ConfigKind::Lifecycle => "lifecycle",
+            ConfigKind::Replication => "replication",
         }
     }
 
@@ -131,6 +135,9 @@ pub enum Queue {
     /// Answers kept for repeated CompleteMultipartUpload calls, to forget once due (value: the
     /// `X|` row's key).
     CompletedUploads,
+    /// Versions to replicate, and walks of existing objects to queue
+    /// (value: `replication::WorkItem`).
+    Replicate,
 }
 
 impl Queue {
@@ -139,6 +146,7 @@ impl Queue {
         match self {
             Queue::Gc => "gc",
             Queue::CompletedUploads => "completed",
+            Queue::Replicate => "replicate",
         }
     }
 }

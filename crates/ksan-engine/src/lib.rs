@@ -32,6 +32,7 @@ pub mod multipart;
 pub mod objects;
 pub mod post_policy;
 pub mod records;
+pub mod replication;
 pub mod sse;
 mod store;
 pub mod tags;
@@ -118,6 +119,7 @@ pub struct Engine {
     pub(crate) integrity: Arc<integrity::IntegrityCounters>,
     pub(crate) keyring: sse::Keyring,
     pub(crate) lifecycle: workers::LifecycleStats,
+    pub(crate) replication: workers::ReplicationStats,
     kms: Arc<kms::BuiltinKms>,
 }
 
@@ -136,6 +138,7 @@ impl Engine {
             workers: workers::Registry::default(),
             integrity: Arc::default(),
             lifecycle: workers::LifecycleStats::default(),
+            replication: workers::ReplicationStats::default(),
         })
     }
 

@@ -415,8 +415,9 @@ impl Engine {
         .await
     }
 
-    /// Change a version's record in place (sub-resources: ACL, tags). NoSuchKey if the version
-    /// went away since it was looked up.
+    /// Change a version's record in place (sub-resources: ACL, tags, retention, legal hold),
+    /// queueing the change's replication. NoSuchKey if the version went away since it was
+    /// looked up.
     async fn update_version<F>(&self, bucket: &str, version: &ObjectVersion, change: F) -> S3Result<()>
     where
         F: Fn(&mut ObjectVersion) -> S3Result<()> + Send + Sync + 'static,
@@ -431,6 +432,7 @@ impl Engine {
                     return Err(no_such_key(&bucket, &key));
                 };
                 change(&mut v)?;
+                crate::replication::outbox(txn, &bucket, &mut v, crate::replication::Change::Metadata).await?;
                 rewrite_version(txn, &bucket, &v).await
             })
         })

@@ -319,6 +319,9 @@ pub struct ObjectVersion {
     /// leaves these alone, as S3 does).
     #[serde(default)]
     pub by_lifecycle: bool,
+    /// Replication status and the destinations still to reach (None: not replicated).
+    #[serde(default)]
+    pub replication: Option<crate::replication::ReplicationState>,
 }
 
 /// What a version's bytes are: their size, digests and place.
@@ -374,6 +377,7 @@ impl ObjectVersion {
             sealed: content.sealed,
             lock,
             by_lifecycle: false,
+            replication: None,
         }
     }
 

@@ -84,7 +84,8 @@ pub(crate) async fn reference_data(txn: &mut dyn WriteOps, version: &ObjectVersi
 }
 
 /// Write a new version as the key's newest: assigns its version id by the bucket's versioning
-/// state, replaces the null version when it is one, and updates the latest row.
+/// state, replaces the null version when it is one, queues its replication (the outbox), and
+/// updates the latest row.
 pub(crate) async fn insert_version(
     txn: &mut dyn WriteOps,
     bucket: &BucketRecord,
@@ -103,6 +104,7 @@ pub(crate) async fn insert_version(
             store::put_raw(txn, &keys::null_version(b, &k), &version.uid)?;
         }
     }
+    crate::replication::outbox(txn, b, version, crate::replication::Change::New).await?;
     let bytes = encode(&*version)?;
     store::put_raw(txn, &keys::version(b, &k, &version.uid), &bytes)?;
     if version.delete_marker {

@@ -117,6 +117,7 @@ error_codes! {
     ObjectLockConfigurationNotFoundError => 404, "Object Lock configuration does not exist for this bucket";
     NoSuchObjectLockConfiguration => 404, "The specified object does not have a ObjectLock configuration";
     ServerSideEncryptionConfigurationNotFoundError => 404, "The server side encryption configuration was not found";
+    ReplicationConfigurationNotFoundError => 404, "The replication configuration was not found";
     SlowDown => 503, "Please reduce your request rate.";
     TooManyBuckets => 400, "You have attempted to create more buckets than allowed";
     UnexpectedContent => 400, "This request does not support content";

@@ -155,14 +155,17 @@ impl Admin {
                 };
             }
             (&Method::GET, "/metrics") => {
-                return text(
-                    StatusCode::OK,
-                    self.metrics.render(
-                        &self.engine.worker_status(),
-                        self.engine.integrity(),
-                        self.engine.lifecycle_stats(),
-                    ),
+                let mut body = self.metrics.render(
+                    &self.engine.worker_status(),
+                    self.engine.integrity(),
+                    self.engine.lifecycle_stats(),
                 );
+                let backlog = self.engine.replication_backlog(100_000).await.unwrap_or_default();
+                body.push_str(&crate::metrics::render_replication(
+                    &self.engine.replication_stats(),
+                    &backlog,
+                ));
+                return text(StatusCode::OK, body);
             }
             _ => {}
         }

@@ -169,3 +169,62 @@ impl Metrics {
         s
     }
 }
+
+/// Replication by destination: totals since start, and the backlog (items waiting and the
+/// age of the oldest) read from the queue.
+pub fn render_replication(
+    stats: &std::collections::BTreeMap<String, ksan_engine::workers::replicate::TargetStats>,
+    backlog: &std::collections::BTreeMap<String, ksan_engine::workers::replicate::Backlog>,
+) -> String {
+    let mut targets: std::collections::BTreeSet<&String> = stats.keys().collect();
+    targets.extend(backlog.keys());
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default();
+    let mut s = String::new();
+    let families: [(&str, &str, &str); 5] = [
+        (
+            "ksan_replication_objects_total",
+            "counter",
+            "Versions and metadata changes carried to a destination.",
+        ),
+        (
+            "ksan_replication_bytes_total",
+            "counter",
+            "Bytes written to a destination (shared blobs copy none).",
+        ),
+        (
+            "ksan_replication_failures_total",
+            "counter",
+            "Tries a destination refused (each is retried).",
+        ),
+        (
+            "ksan_replication_backlog",
+            "gauge",
+            "Replication items waiting for a destination.",
+        ),
+        (
+            "ksan_replication_oldest_pending_seconds",
+            "gauge",
+            "How long the oldest item waiting for a destination has waited.",
+        ),
+    ];
+    for (i, (name, kind, help)) in families.iter().enumerate() {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for t in &targets {
+            let st = stats.get(*t).cloned().unwrap_or_default();
+            let b = backlog.get(*t).cloned().unwrap_or_default();
+            let value = match i {
+                0 => st.objects.to_string(),
+                1 => st.bytes.to_string(),
+                2 => st.failures.to_string(),
+                3 => b.items.to_string(),
+                _ if b.items == 0 => "0".to_owned(),
+                _ => format!("{:.3}", (now_ms - b.oldest_due_ms).max(0) as f64 / 1000.0),
+            };
+            let _ = writeln!(s, "{name}{{target=\"{t}\"}} {value}");
+        }
+    }
+    s
+}

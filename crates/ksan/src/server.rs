@@ -167,6 +167,12 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
         ksan_engine::workers::ScrubWorker,
         Duration::from_secs(config.scrub_interval.max(1)),
     );
+    // Replication items a killed run had claimed come due now, not after their lease.
+    engine
+        .release_queue(ksan_engine::keys::Queue::Replicate)
+        .await
+        .map_err(ServerError::Root)?;
+    engine.spawn_worker(ksan_engine::workers::ReplicationWorker, Duration::from_millis(500));
     engine.spawn_worker(
         ksan_engine::workers::LifecycleWorker,
         Duration::from_secs(config.lifecycle_interval.max(1)),

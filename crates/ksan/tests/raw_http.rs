@@ -39,7 +39,7 @@ async fn errors_have_s3_shape_and_common_headers() {
     assert!(String::from_utf8_lossy(&body).contains("<BucketName>nosuchbucket</BucketName>"));
 
     // an operation that is routed but not built yet answers 501 in XML
-    let (status, _, body) = server.signed("GET", "/bkt?replication", &[], Vec::new(), None).await;
+    let (status, _, body) = server.signed("GET", "/bkt?logging", &[], Vec::new(), None).await;
     assert_eq!(
         (status, error_code(&body)),
         (StatusCode::NOT_IMPLEMENTED, "NotImplemented".to_owned())
@@ -391,7 +391,7 @@ async fn every_response_carries_the_common_headers() {
     );
     check(
         "not implemented",
-        server.signed("GET", "/bkt?replication", &[], Vec::new(), None).await,
+        server.signed("GET", "/bkt?logging", &[], Vec::new(), None).await,
         501,
     );
     check(

@@ -27,12 +27,14 @@ use crate::{Engine, now_ms, store};
 
 mod gc;
 pub mod lifecycle;
+pub mod replicate;
 mod scrub;
 mod uploads;
 mod verify;
 
 pub use gc::GcWorker;
 pub use lifecycle::{LifecycleStats, LifecycleWorker};
+pub use replicate::{ReplicationStats, ReplicationWorker};
 pub use scrub::ScrubWorker;
 pub use uploads::CompletedUploadsWorker;
 pub use verify::VerifyWorker;
@@ -205,6 +207,37 @@ impl Engine {
             })
         })
         .await
+    }
+
+    /// At start: make every item of `queue` due now, those claimed by a process that died
+    /// (which would otherwise wait out their lease) and those waiting out a backoff alike.
+    /// For a queue only this server works on (one gateway per metadata store). Returns how
+    /// many were moved.
+    pub async fn release_queue(&self, queue: Queue) -> S3Result<u64> {
+        let mut moved = 0;
+        loop {
+            let now = now_ms().max(0) as u64;
+            let n = self
+                .write(move |txn| {
+                    Box::pin(async move {
+                        let prefix = keys::queue_prefix(queue);
+                        let mut start = prefix.clone();
+                        start.extend_from_slice(&(now + 1).to_be_bytes());
+                        let rows = store::range(&*txn, &start, &ksan_meta::prefix_end(&prefix), 10_000).await?;
+                        for (row, payload) in &rows {
+                            let seq: [u8; 8] = row[row.len() - 8..].try_into().map_err(crate::S3Error::internal)?;
+                            store::delete(txn, row)?;
+                            store::put_raw(txn, &keys::queue(queue, now, &seq), payload)?;
+                        }
+                        Ok(rows.len() as u64)
+                    })
+                })
+                .await?;
+            moved += n;
+            if n < 10_000 {
+                return Ok(moved);
+            }
+        }
     }
 
     /// Items waiting in a queue (due or not), counted up to `cap`.

@@ -119,7 +119,8 @@ fn tag(e: &Element) -> S3Result<(String, String)> {
     }
 }
 
-fn read_filter(f: &Element) -> S3Result<LifecycleFilterDoc> {
+/// Read a `Filter` (lifecycle and replication rules share its forms).
+pub(super) fn read_filter(f: &Element) -> S3Result<LifecycleFilterDoc> {
     let [predicate] = f.children.as_slice() else {
         return if f.children.is_empty() {
             Ok(LifecycleFilterDoc::Empty)
@@ -252,45 +253,48 @@ fn write_noncurrent(w: &mut XmlWriter, n: &NoncurrentDoc) {
     }
 }
 
+/// Write a `Filter`.
+pub(super) fn write_filter(w: &mut XmlWriter, f: &LifecycleFilterDoc) {
+    if *f == LifecycleFilterDoc::Empty {
+        w.open("Filter").close("Filter");
+        return;
+    }
+    w.open("Filter");
+    match f {
+        LifecycleFilterDoc::Prefix(p) => {
+            w.elem("Prefix", p);
+        }
+        LifecycleFilterDoc::Tag(t) => write_tag(w, t),
+        LifecycleFilterDoc::SizeGreaterThan(n) => write_size(w, "ObjectSizeGreaterThan", Some(*n)),
+        LifecycleFilterDoc::SizeLessThan(n) => write_size(w, "ObjectSizeLessThan", Some(*n)),
+        LifecycleFilterDoc::And {
+            prefix,
+            tags,
+            size_gt,
+            size_lt,
+        } => {
+            w.open("And");
+            w.elem_opt("Prefix", prefix.as_deref());
+            for t in tags {
+                write_tag(w, t);
+            }
+            write_size(w, "ObjectSizeGreaterThan", *size_gt);
+            write_size(w, "ObjectSizeLessThan", *size_lt);
+            w.close("And");
+        }
+        LifecycleFilterDoc::Empty => {}
+    }
+    w.close("Filter");
+}
+
 fn write_rule(w: &mut XmlWriter, r: &LifecycleRuleDoc) {
     w.open("Rule");
     w.elem_opt("ID", r.id.as_deref());
     if let Some(p) = &r.prefix {
         w.elem("Prefix", p);
     }
-    match &r.filter {
-        None => {}
-        Some(LifecycleFilterDoc::Empty) => {
-            w.open("Filter").close("Filter");
-        }
-        Some(f) => {
-            w.open("Filter");
-            match f {
-                LifecycleFilterDoc::Prefix(p) => {
-                    w.elem("Prefix", p);
-                }
-                LifecycleFilterDoc::Tag(t) => write_tag(w, t),
-                LifecycleFilterDoc::SizeGreaterThan(n) => write_size(w, "ObjectSizeGreaterThan", Some(*n)),
-                LifecycleFilterDoc::SizeLessThan(n) => write_size(w, "ObjectSizeLessThan", Some(*n)),
-                LifecycleFilterDoc::And {
-                    prefix,
-                    tags,
-                    size_gt,
-                    size_lt,
-                } => {
-                    w.open("And");
-                    w.elem_opt("Prefix", prefix.as_deref());
-                    for t in tags {
-                        write_tag(w, t);
-                    }
-                    write_size(w, "ObjectSizeGreaterThan", *size_gt);
-                    write_size(w, "ObjectSizeLessThan", *size_lt);
-                    w.close("And");
-                }
-                LifecycleFilterDoc::Empty => {}
-            }
-            w.close("Filter");
-        }
+    if let Some(f) = &r.filter {
+        write_filter(w, f);
     }
     w.elem("Status", if r.enabled { "Enabled" } else { "Disabled" });
     for t in &r.transitions {

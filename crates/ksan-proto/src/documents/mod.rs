@@ -1,6 +1,6 @@
 //! The XML documents S3 requests and responses carry for configuration and for lists of
 //! things to act on (ACLs, versioning, tags, public access block, ownership controls, bucket
-//! creation, CORS, website, default encryption, object lock, lifecycle, DeleteObjects,
+//! creation, CORS, website, default encryption, object lock, lifecycle, replication, DeleteObjects,
 //! CompleteMultipartUpload). Each is a Rust type read by one small
 //! typed reader over the parsed element tree ([`crate::xml::parse`], which refuses deep
 //! nesting) and written with [`XmlWriter`], so that every field gets S3's own error when it is
@@ -19,6 +19,7 @@ mod encryption;
 mod lifecycle;
 mod lock;
 mod multipart;
+mod replication;
 mod tagging;
 mod website;
 
@@ -34,6 +35,7 @@ pub use lifecycle::{
 };
 pub use lock::{LegalHoldDoc, ObjectLockConfiguration, RetentionDoc};
 pub use multipart::{CompleteMultipartUpload, CompletedPartEntry};
+pub use replication::{DestinationDoc, ReplicationConfiguration, ReplicationRuleDoc};
 pub use tagging::Tagging;
 pub use website::{RedirectAllDoc, RoutingRuleDoc, WebsiteConfiguration};
 

@@ -1,0 +1,134 @@
+//! Replication on the wire: Put/Get/DeleteBucketReplication. The rules, their checks and the
+//! replicator are the engine's (`ksan_engine::replication`, `workers::replicate`);
+//! `x-amz-replication-status` is written with the other object headers.
+
+use http::StatusCode;
+use ksan_engine::lifecycle::Filter;
+use ksan_engine::replication::{Destination, ReplicationConfig, ReplicationRule};
+use ksan_proto::documents::{DestinationDoc, LifecycleFilterDoc, ReplicationConfiguration, ReplicationRuleDoc};
+use ksan_types::{ErrorCode, S3Error, S3Result, StorageClass};
+
+use crate::{CONFIG_BODY_LIMIT, Ctx, HandlerResult, S3Api, document_response, empty_response, read_digested_document};
+
+fn malformed() -> S3Error {
+    S3Error::new(ErrorCode::MalformedXML)
+}
+
+/// A replication filter: prefix and tags (object sizes are lifecycle's only).
+fn filter(prefix: Option<String>, doc: Option<LifecycleFilterDoc>) -> S3Result<Filter> {
+    Ok(match (prefix, doc) {
+        (Some(p), _) => Filter::Legacy(p),
+        (None, None | Some(LifecycleFilterDoc::Empty)) => Filter::All,
+        (None, Some(LifecycleFilterDoc::Prefix(p))) => Filter::Prefix(p),
+        (None, Some(LifecycleFilterDoc::Tag(t))) => Filter::Tag(t),
+        (
+            None,
+            Some(LifecycleFilterDoc::And {
+                prefix,
+                tags,
+                size_gt: None,
+                size_lt: None,
+            }),
+        ) => Filter::And {
+            prefix,
+            tags,
+            size_gt: None,
+            size_lt: None,
+        },
+        _ => return Err(malformed()),
+    })
+}
+
+fn filter_doc(f: &Filter) -> (Option<String>, Option<LifecycleFilterDoc>) {
+    match f {
+        Filter::Legacy(p) => (Some(p.clone()), None),
+        Filter::All => (None, Some(LifecycleFilterDoc::Empty)),
+        Filter::Prefix(p) => (None, Some(LifecycleFilterDoc::Prefix(p.clone()))),
+        Filter::Tag(t) => (None, Some(LifecycleFilterDoc::Tag(t.clone()))),
+        Filter::SizeGreaterThan(_) | Filter::SizeLessThan(_) => (None, Some(LifecycleFilterDoc::Empty)),
+        Filter::And { prefix, tags, .. } => (
+            None,
+            Some(LifecycleFilterDoc::And {
+                prefix: prefix.clone(),
+                tags: tags.clone(),
+                size_gt: None,
+                size_lt: None,
+            }),
+        ),
+    }
+}
+
+fn to_rule(r: ReplicationRuleDoc) -> S3Result<ReplicationRule> {
+    let d = r.destination;
+    Ok(ReplicationRule {
+        id: r.id.unwrap_or_default(),
+        priority: r.priority,
+        enabled: r.enabled,
+        filter: filter(r.prefix, r.filter)?,
+        destination: Destination {
+            arn: d.bucket,
+            bucket: String::new(),
+            account: d.account,
+            storage_class: d.storage_class.as_deref().map(StorageClass::parse).transpose()?,
+            owner_translation: d.owner_translation,
+            replica_kms_key_id: d.replica_kms_key_id,
+            replication_time: d.replication_time,
+            metrics: d.metrics,
+        },
+        delete_markers: r.delete_marker_replication,
+        existing_objects: r.existing_objects,
+        sse_kms_objects: r.sse_kms_objects,
+        replica_modifications: r.replica_modifications,
+    })
+}
+
+fn to_doc(config: &ReplicationConfig) -> ReplicationConfiguration {
+    let rules = config
+        .rules
+        .iter()
+        .map(|r| {
+            let (prefix, filter) = filter_doc(&r.filter);
+            let d = &r.destination;
+            ReplicationRuleDoc {
+                id: Some(r.id.clone()),
+                priority: r.priority,
+                enabled: r.enabled,
+                prefix,
+                filter,
+                destination: DestinationDoc {
+                    bucket: d.arn.clone(),
+                    account: d.account.clone(),
+                    storage_class: d.storage_class.map(|c| c.as_str().to_owned()),
+                    owner_translation: d.owner_translation.clone(),
+                    replica_kms_key_id: d.replica_kms_key_id.clone(),
+                    replication_time: d.replication_time,
+                    metrics: d.metrics,
+                },
+                delete_marker_replication: r.delete_markers,
+                existing_objects: r.existing_objects,
+                sse_kms_objects: r.sse_kms_objects,
+                replica_modifications: r.replica_modifications,
+            }
+        })
+        .collect();
+    ReplicationConfiguration {
+        role: config.role.clone(),
+        rules,
+    }
+}
+
+impl S3Api {
+    pub(crate) async fn put_bucket_replication(&self, ctx: &Ctx) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx).await?;
+        let (doc, digest_sent) = read_digested_document::<ReplicationConfiguration>(ctx, CONFIG_BODY_LIMIT).await?;
+        let rules = doc.rules.into_iter().map(to_rule).collect::<S3Result<Vec<_>>>()?;
+        let config = ReplicationConfig::new(doc.role, rules)?;
+        self.engine.put_replication(bucket.name(), config, digest_sent).await?;
+        empty_response(StatusCode::OK)
+    }
+
+    pub(crate) async fn get_bucket_replication(&self, ctx: &Ctx) -> HandlerResult {
+        let bucket = self.authorized_bucket(ctx).await?;
+        document_response(&to_doc(bucket.require::<ReplicationConfig>()?))
+    }
+}

@@ -1,0 +1,548 @@
+//! The replicator: carries out the items the outbox (`crate::replication::outbox`) queued in
+//! `Q|replicate`, each in its own transaction.
+//!
+//! A version item brings one version (or its new metadata) to one rule's destination bucket
+//! on this server, keeping its uid, version id, modification time, ETag and checksums, and
+//! marks it REPLICA there; the same transaction takes the rule off the source version's
+//! pending list (COMPLETED once none is left). Bytes are shared with the source (blob
+//! references, as CopyObject shares them) when the replica is sealed under the same key, and
+//! re-sealed while streaming otherwise (ReplicaKmsKeyID). A replica already there (an item
+//! carried out twice) gets the source's metadata again and nothing else, so an item is
+//! idempotent. A destination that refuses (no such bucket, versioning not enabled, a key that
+//! cannot be used) marks the source version FAILED and the item is tried again with backoff
+//! and jitter (1 s doubling to 5 min), until it goes through; later items for the same key
+//! wait behind it, so a key's changes arrive in order.
+//!
+//! An existing-objects item walks the bucket's versions after its cursor, one bounded batch,
+//! queues those that a rule with ExistingObjectReplication covers and were never replicated,
+//! and queues the next batch's item in the same transaction.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ksan_types::{ChecksumAlgorithm, ErrorCode, S3Error, S3Result};
+use serde::Serialize;
+
+use super::{Claimed, QueueJob};
+use crate::keys::{self, ConfigKind, Queue};
+use crate::objects::{BodyChecks, handle_for};
+use crate::records::{BucketRecord, DataLocation, ObjectVersion, SseMode, Versioning, decode};
+use crate::replication::{
+    Change, Job, ReplicationConfig, ReplicationRule, ReplicationState, ReplicationStatus, WorkItem, enqueue,
+    targets_for,
+};
+use crate::sse::SseRequest;
+use crate::versions::{NewData, refresh_latest, remove_version, rewrite_version};
+use crate::{Engine, now_ms, store};
+
+/// Carries out replication items.
+pub struct ReplicationWorker;
+
+/// Version rows an existing-objects item walks at most.
+const EXISTING_BATCH: usize = 1000;
+
+/// What replication did per destination, for `/metrics`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct TargetStats {
+    /// Versions (and metadata changes) carried to it.
+    pub objects: u64,
+    /// Bytes written there (0 for shared blobs: nothing is copied).
+    pub bytes: u64,
+    /// Tries it refused.
+    pub failures: u64,
+}
+
+/// Replication totals by destination (`arn`).
+#[derive(Debug, Default)]
+pub struct ReplicationStats {
+    targets: Mutex<BTreeMap<String, TargetStats>>,
+}
+
+impl ReplicationStats {
+    fn update(&self, target: &str, f: impl FnOnce(&mut TargetStats)) {
+        if let Ok(mut all) = self.targets.lock() {
+            f(all.entry(target.to_owned()).or_default());
+        }
+    }
+
+    /// Totals by destination.
+    pub fn snapshot(&self) -> BTreeMap<String, TargetStats> {
+        self.targets.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+}
+
+/// A destination's backlog: items waiting and how long the oldest has waited.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Items waiting.
+    pub items: u64,
+    /// When the oldest was due (ms since the epoch).
+    pub oldest_due_ms: i64,
+}
+
+#[async_trait::async_trait]
+impl QueueJob for ReplicationWorker {
+    const NAME: &'static str = "replication";
+    const QUEUE: Queue = Queue::Replicate;
+
+    async fn carry_out(&self, engine: &Engine, items: Vec<Claimed>) -> S3Result<Vec<Vec<u8>>> {
+        let mut done = Vec::with_capacity(items.len());
+        // Keys whose item failed in this batch, with when it is due again: the key's later
+        // items wait behind it.
+        let mut waiting: HashMap<(String, String), i64> = HashMap::new();
+        for claimed in items {
+            let Ok(item) = decode::<WorkItem>(&claimed.payload) else {
+                tracing::warn!("replication: dropping an item that does not decode");
+                done.push(claimed.row);
+                continue;
+            };
+            let key = match &item.job {
+                Job::Version { key, .. } => Some((item.bucket.clone(), key.clone())),
+                Job::Existing { .. } => None,
+            };
+            if let Some(k) = &key
+                && let Some(due) = waiting.get(k).copied()
+            {
+                engine.requeue(claimed.row, item, due + 1, false).await?;
+                continue;
+            }
+            match engine.replicate(&item).await {
+                Ok(()) => done.push(claimed.row),
+                Err(e) => {
+                    let due = now_ms() + backoff(item.attempts);
+                    tracing::debug!(bucket = item.bucket, error = %e, attempts = item.attempts + 1, "replication failed; will retry");
+                    if let Some(k) = key {
+                        waiting.insert(k, due);
+                    }
+                    engine.requeue(claimed.row, item, due, true).await?;
+                }
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// 1 s doubling to 5 minutes, ±20 % jitter.
+fn backoff(attempts: u32) -> i64 {
+    let base = Duration::from_secs(1u64 << attempts.min(9)).min(Duration::from_secs(300));
+    let ms = base.as_millis() as i64;
+    ms + (rand::random::<u32>() as i64 % (ms / 5 + 1)) * if rand::random::<bool>() { 1 } else { -1 }
+}
+
+/// The replica of `src` at `rule`'s destination, with its bytes as prepared (`data`).
+fn replica_of(src: &ObjectVersion, rule: &ReplicationRule, dest: &BucketRecord, data: &Prepared) -> ObjectVersion {
+    let mut r = src.clone();
+    r.replication = Some(ReplicationState {
+        status: ReplicationStatus::Replica,
+        pending: Vec::new(),
+        failed: Vec::new(),
+    });
+    if let Some(class) = rule.destination.storage_class {
+        r.storage_class = Some(class);
+    }
+    if rule.destination.owner_translation.is_some() {
+        r.owner = dest.owner.clone();
+        r.owner_display_name = dest.owner_display_name.clone();
+        r.acl = None;
+    }
+    if let Prepared::Rewritten { data, sealed, sse, .. } = data {
+        r.data = data.clone();
+        r.sealed = sealed.clone();
+        r.sse = sse.clone();
+    }
+    r
+}
+
+/// How a replica's bytes are had.
+enum Prepared {
+    /// A delete marker: none.
+    Marker,
+    /// The source's one blob, shared (a reference more).
+    SharedBlob,
+    /// Written anew as one blob (sealed under the destination's key, if any).
+    Rewritten {
+        data: DataLocation,
+        sealed: Option<crate::records::SealedKey>,
+        sse: Option<SseMode>,
+        size: u64,
+    },
+}
+
+impl Engine {
+    /// Replication totals by destination.
+    pub fn replication_stats(&self) -> BTreeMap<String, TargetStats> {
+        self.replication.snapshot()
+    }
+
+    /// Items waiting by destination (`arn`), counted up to `cap` items.
+    pub async fn replication_backlog(&self, cap: usize) -> S3Result<BTreeMap<String, Backlog>> {
+        let snap = self.snapshot().await?;
+        let prefix = keys::queue_prefix(Queue::Replicate);
+        let mut out: BTreeMap<String, Backlog> = BTreeMap::new();
+        let mut configs: HashMap<String, Option<ReplicationConfig>> = HashMap::new();
+        for (row, value) in store::scan(&*snap, &prefix, cap).await? {
+            let Ok(item) = decode::<WorkItem>(&value) else { continue };
+            let Job::Version { rule, .. } = &item.job else { continue };
+            if !configs.contains_key(&item.bucket) {
+                let c = store::get(&*snap, &keys::config(&item.bucket, ConfigKind::Replication)).await?;
+                configs.insert(item.bucket.clone(), c);
+            }
+            let Some(Some(config)) = configs.get(&item.bucket) else {
+                continue;
+            };
+            let Some(rule) = config.rule(rule) else { continue };
+            let due = row
+                .get(prefix.len()..prefix.len() + 8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(|b| u64::from_be_bytes(b) as i64)
+                .unwrap_or(0);
+            let b = out.entry(rule.destination.arn.clone()).or_default();
+            b.items += 1;
+            if b.oldest_due_ms == 0 || due < b.oldest_due_ms {
+                b.oldest_due_ms = due;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Put an item back, due at `due_ms`; `failed`: it failed (the source version is marked
+    /// FAILED for its rule, the destination's failures counted, its tries counted).
+    async fn requeue(&self, row: Vec<u8>, mut item: WorkItem, due_ms: i64, failed: bool) -> S3Result<()> {
+        if failed {
+            item.attempts = item.attempts.saturating_add(1);
+            if let Job::Version { rule, .. } = &item.job
+                && let Ok(state) = self.bucket_state(&item.bucket).await
+                && let Some(r) = state.get::<ReplicationConfig>().and_then(|c| c.rule(rule))
+            {
+                self.replication.update(&r.destination.arn, |t| t.failures += 1);
+            }
+        }
+        let item = Arc::new(item);
+        self.write(move |txn| {
+            let (row, item) = (row.clone(), item.clone());
+            Box::pin(async move {
+                store::delete(txn, &row)?;
+                enqueue(txn, &item, due_ms)?;
+                if failed && let Job::Version { key, uid, rule } = &item.job {
+                    let at = keys::version(&item.bucket, key, uid);
+                    if let Some(mut v) = store::get_for_update::<ObjectVersion>(&*txn, &at).await?
+                        && let Some(state) = v.replication.as_mut()
+                        && state.status != ReplicationStatus::Replica
+                    {
+                        if !state.failed.contains(rule) {
+                            state.failed.push(rule.clone());
+                        }
+                        state.status = ReplicationStatus::Failed;
+                        rewrite_version(txn, &item.bucket, &v).await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Carry out one item (see the module doc).
+    async fn replicate(&self, item: &WorkItem) -> S3Result<()> {
+        match &item.job {
+            Job::Existing { after } => self.queue_existing(&item.bucket, after.clone()).await,
+            Job::Version { key, uid, rule } => self.replicate_version(&item.bucket, key, uid, rule).await,
+        }
+    }
+
+    async fn replicate_version(&self, bucket: &str, key: &str, uid: &[u8; 16], rule_id: &str) -> S3Result<()> {
+        let snap = self.snapshot().await?;
+        let Some(src) = store::get::<ObjectVersion>(&*snap, &keys::version(bucket, key, uid)).await? else {
+            return Ok(()); // removed since: nothing to carry
+        };
+        let config: Option<ReplicationConfig> =
+            store::get(&*snap, &keys::config(bucket, ConfigKind::Replication)).await?;
+        let Some(rule) = config
+            .as_ref()
+            .and_then(|c| c.rule(rule_id))
+            .filter(|r| r.enabled)
+            .cloned()
+        else {
+            return Ok(()); // the rule is gone or disabled: the item goes with it
+        };
+        let dest = self.bucket_state(&rule.destination.bucket).await?;
+        if dest.record.versioning != Versioning::Enabled {
+            return Err(
+                S3Error::new(ErrorCode::InvalidRequest).msg("the destination bucket does not have versioning enabled")
+            );
+        }
+        let replica_exists = store::get_raw(&*snap, &keys::version(dest.name(), key, uid))
+            .await?
+            .is_some();
+        let prepared = if src.delete_marker {
+            Prepared::Marker
+        } else if replica_exists {
+            // Only its metadata changes: no bytes to bring.
+            Prepared::Marker
+        } else {
+            let handle = handle_for(&*snap, src.clone()).await?;
+            drop(snap);
+            self.prepare(handle, &rule, &dest).await?
+        };
+        let written = match &prepared {
+            Prepared::Rewritten { size, .. } => *size,
+            _ => 0,
+        };
+        let (bucket_s, dest_name, rule_id_s) = (bucket.to_owned(), dest.name().to_owned(), rule_id.to_owned());
+        let (key_s, uid) = (key.to_owned(), *uid);
+        let new_blob = match &prepared {
+            Prepared::Rewritten {
+                data: DataLocation::Blob(id),
+                ..
+            } => Some(*id),
+            _ => None,
+        };
+        let prepared = Arc::new(prepared);
+        let rule = Arc::new(rule);
+        let result = self
+            .write(move |txn| {
+                let (bucket, dest_name, rule_id, key) =
+                    (bucket_s.clone(), dest_name.clone(), rule_id_s.clone(), key_s.clone());
+                let (prepared, rule) = (prepared.clone(), rule.clone());
+                Box::pin(async move {
+                    let dest: BucketRecord = store::get_for_update(&*txn, &keys::bucket(&dest_name))
+                        .await?
+                        .ok_or_else(|| S3Error::new(ErrorCode::NoSuchBucket).bucket(dest_name.clone()))?;
+                    let at = keys::version(&bucket, &key, &uid);
+                    let Some(mut src) = store::get_for_update::<ObjectVersion>(&*txn, &at).await? else {
+                        return Ok(false);
+                    };
+                    let replica_at = keys::version(&dest_name, &key, &uid);
+                    match store::get_for_update::<ObjectVersion>(&*txn, &replica_at).await? {
+                        Some(existing) => {
+                            // Carried before: bring the metadata, keep its bytes.
+                            let mut r = replica_of(&src, &rule, &dest, &Prepared::Marker);
+                            r.data = existing.data.clone();
+                            r.sealed = existing.sealed.clone();
+                            r.sse = existing.sse.clone();
+                            rewrite_version(txn, &dest_name, &r).await?;
+                        }
+                        None => {
+                            let r = replica_of(&src, &rule, &dest, &prepared);
+                            match &*prepared {
+                                Prepared::Marker if r.delete_marker => {}
+                                Prepared::Marker => return Err(S3Error::internal("replica prepared without bytes")),
+                                Prepared::SharedBlob => {
+                                    let data = NewData::Shared {
+                                        inline: None,
+                                        manifest: None,
+                                    };
+                                    crate::versions::reference_data(txn, &r, data).await?;
+                                }
+                                Prepared::Rewritten { .. } => {
+                                    crate::versions::reference_data(txn, &r, NewData::NewBlob).await?;
+                                }
+                            }
+                            place(txn, &dest_name, &r).await?;
+                        }
+                    }
+                    if let Some(state) = src.replication.as_mut()
+                        && state.status != ReplicationStatus::Replica
+                    {
+                        state.pending.retain(|p| *p != rule_id);
+                        state.failed.retain(|p| *p != rule_id);
+                        state.status = match (state.pending.is_empty(), state.failed.is_empty()) {
+                            (true, true) => ReplicationStatus::Completed,
+                            (_, false) => ReplicationStatus::Failed,
+                            (false, true) => ReplicationStatus::Pending,
+                        };
+                        rewrite_version(txn, &bucket, &src).await?;
+                    }
+                    Ok(true)
+                })
+            })
+            .await;
+        if result.is_err()
+            && let Some(id) = new_blob
+        {
+            // The replica's new blob is nobody's.
+            let data = self.data.clone();
+            tokio::spawn(async move { data.delete(ksan_data::BlobId(id)).await });
+        }
+        let carried = result?;
+        if carried {
+            let arn = self
+                .bucket_state(bucket)
+                .await
+                .ok()
+                .and_then(|s| {
+                    s.get::<ReplicationConfig>()
+                        .and_then(|c| c.rule(rule_id))
+                        .map(|r| r.destination.arn.clone())
+                })
+                .unwrap_or_default();
+            self.replication.update(&arn, |t| {
+                t.objects += 1;
+                t.bytes += written;
+            });
+        }
+        Ok(())
+    }
+
+    /// The replica's bytes. Inline bytes and manifests are rows keyed by the version's uid,
+    /// which the replica shares, so those are written anew as one blob; a single blob is
+    /// shared (a reference more, as CopyObject shares it) when the destination seals it under
+    /// the same key or neither seals it, and re-sealed while streaming otherwise
+    /// (ReplicaKmsKeyID).
+    async fn prepare(
+        &self,
+        handle: crate::objects::ObjectHandle,
+        rule: &ReplicationRule,
+        dest: &crate::BucketState,
+    ) -> S3Result<Prepared> {
+        let src = &handle.version;
+        let request = match &src.sse {
+            None => None,
+            Some(SseMode::S3) => Some(SseRequest::S3),
+            Some(SseMode::Kms {
+                key_id,
+                context,
+                bucket_key,
+            }) => Some(SseRequest::Kms {
+                key_id: Some(
+                    rule.destination
+                        .replica_kms_key_id
+                        .clone()
+                        .unwrap_or_else(|| key_id.clone()),
+                ),
+                context: context.clone(),
+                bucket_key: *bucket_key,
+            }),
+            Some(SseMode::Customer { .. }) => {
+                return Err(S3Error::new(ErrorCode::InvalidRequest).msg("SSE-C objects are not replicated"));
+            }
+        };
+        let sealing = match &request {
+            Some(r) => Some(
+                self.keyring
+                    .sealing(dest, Some(r))
+                    .await?
+                    .ok_or_else(|| S3Error::internal("no sealing for an encrypted replica"))?,
+            ),
+            None => None,
+        };
+        let same_key = match (&sealing, &src.sse) {
+            (None, None) => true,
+            (Some(s), Some(mode)) => s.same_kek_as(mode),
+            _ => false,
+        };
+        if same_key && matches!(src.data, DataLocation::Blob(_)) {
+            return Ok(Prepared::SharedBlob);
+        }
+        let stream = self.read(&handle, 0, src.size).await?;
+        let checks = BodyChecks {
+            content_length: Some(src.size),
+            ..BodyChecks::default()
+        };
+        let algorithm = src
+            .checksum
+            .as_ref()
+            .map_or(ChecksumAlgorithm::Crc64Nvme, |c| c.algorithm);
+        let received = self
+            .receive(stream, &checks, &[algorithm], false, sealing.as_ref())
+            .await?;
+        let crate::objects::Received::Blob { id, size, sealed, .. } = received else {
+            return Err(S3Error::internal("a replica's bytes came back inline"));
+        };
+        Ok(Prepared::Rewritten {
+            data: DataLocation::Blob(id),
+            sealed,
+            sse: sealing.map(|s| s.mode),
+            size,
+        })
+    }
+
+    /// One batch of an existing-objects walk (see the module doc).
+    async fn queue_existing(&self, bucket: &str, after: Option<Vec<u8>>) -> S3Result<()> {
+        let (bucket, after) = (bucket.to_owned(), Arc::new(after));
+        self.write(move |txn| {
+            let (bucket, after) = (bucket.clone(), after.clone());
+            Box::pin(async move {
+                let Some(config) =
+                    store::get::<ReplicationConfig>(&*txn, &keys::config(&bucket, ConfigKind::Replication)).await?
+                else {
+                    return Ok(());
+                };
+                let prefix = keys::version_prefix(&bucket);
+                let start = match after.as_ref() {
+                    Some(last) => {
+                        let mut k = last.clone();
+                        k.push(0);
+                        k
+                    }
+                    None => prefix.clone(),
+                };
+                let rows = store::range(&*txn, &start, &ksan_meta::prefix_end(&prefix), EXISTING_BATCH).await?;
+                let now = now_ms();
+                for (_, value) in &rows {
+                    let mut v: ObjectVersion = decode(value)?;
+                    if v.replication.is_some() {
+                        continue; // replicated, pending, or a replica
+                    }
+                    let rules: Vec<String> = targets_for(&config, &v, Change::New)
+                        .into_iter()
+                        .filter(|r| r.existing_objects == Some(true))
+                        .map(|r| r.id.clone())
+                        .collect();
+                    if rules.is_empty() {
+                        continue;
+                    }
+                    for rule in &rules {
+                        let item = WorkItem {
+                            bucket: bucket.clone(),
+                            job: Job::Version {
+                                key: v.key.clone(),
+                                uid: v.uid,
+                                rule: rule.clone(),
+                            },
+                            attempts: 0,
+                        };
+                        enqueue(txn, &item, now)?;
+                    }
+                    v.replication = Some(ReplicationState {
+                        status: ReplicationStatus::Pending,
+                        pending: rules,
+                        failed: Vec::new(),
+                    });
+                    rewrite_version(txn, &bucket, &v).await?;
+                }
+                if rows.len() == EXISTING_BATCH
+                    && let Some((last, _)) = rows.last()
+                {
+                    let next = WorkItem {
+                        bucket: bucket.clone(),
+                        job: Job::Existing {
+                            after: Some(last.clone()),
+                        },
+                        attempts: 0,
+                    };
+                    enqueue(txn, &next, now)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+}
+
+/// Write a replica version row at its uid (it need not be the key's newest), replacing the
+/// key's `null` replica if it is one, and keep the latest row in step.
+async fn place(txn: &mut dyn ksan_meta::WriteOps, bucket: &str, r: &ObjectVersion) -> S3Result<()> {
+    if r.version_id.is_none() {
+        if let Some(old_uid) = crate::versions::null_uid(&*txn, bucket, &r.key).await?
+            && old_uid != r.uid
+            && let Some(old) = store::get::<ObjectVersion>(&*txn, &keys::version(bucket, &r.key, &old_uid)).await?
+        {
+            remove_version(txn, bucket, &old).await?;
+        }
+        store::put_raw(txn, &keys::null_version(bucket, &r.key), &r.uid)?;
+    }
+    store::put(txn, &keys::version(bucket, &r.key, &r.uid), r)?;
+    refresh_latest(txn, bucket, &r.key).await
+}

@@ -1,0 +1,646 @@
+//! Replication between buckets of one server, end to end with aws-sdk-s3: the configuration's
+//! checks, PUT / multipart / copy / tags / delete markers carried with their version ids,
+//! prefix and tag filters with priorities, replica and source statuses, existing objects, a
+//! destination that refuses (FAILED) and then takes the version, and a SIGKILL while items
+//! wait.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, DeleteMarkerReplication,
+    DeleteMarkerReplicationStatus, Destination, ExistingObjectReplication, ExistingObjectReplicationStatus,
+    ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter, ReplicationRuleStatus, Tag, Tagging,
+    VersioningConfiguration,
+};
+use common::*;
+
+fn code<E: aws_sdk_s3::error::ProvideErrorMetadata, R, H>(r: Result<R, aws_sdk_s3::error::SdkError<E, H>>) -> String {
+    match r {
+        Ok(_) => "ok".into(),
+        Err(e) => e.as_service_error().and_then(|s| s.code()).unwrap_or("?").to_owned(),
+    }
+}
+
+async fn versioning(c: &aws_sdk_s3::Client, bucket: &str, status: BucketVersioningStatus) {
+    c.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+        .send()
+        .await
+        .unwrap();
+}
+
+fn rule(id: &str, priority: i32, filter: ReplicationRuleFilter, dest: &str, markers: bool) -> ReplicationRule {
+    let status = if markers {
+        DeleteMarkerReplicationStatus::Enabled
+    } else {
+        DeleteMarkerReplicationStatus::Disabled
+    };
+    ReplicationRule::builder()
+        .id(id)
+        .priority(priority)
+        .status(ReplicationRuleStatus::Enabled)
+        .filter(filter)
+        .delete_marker_replication(DeleteMarkerReplication::builder().status(status).build())
+        .destination(
+            Destination::builder()
+                .bucket(format!("arn:aws:s3:::{dest}"))
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
+}
+
+fn prefix(p: &str) -> ReplicationRuleFilter {
+    ReplicationRuleFilter::builder().prefix(p).build()
+}
+
+async fn put_config(c: &aws_sdk_s3::Client, bucket: &str, rules: Vec<ReplicationRule>) -> String {
+    let config = ReplicationConfiguration::builder()
+        .role("arn:aws:iam::1:role/replication")
+        .set_rules(Some(rules))
+        .build()
+        .unwrap();
+    code(
+        c.put_bucket_replication()
+            .bucket(bucket)
+            .replication_configuration(config)
+            .send()
+            .await,
+    )
+}
+
+async fn put(c: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) -> String {
+    c.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned()
+}
+
+/// The replication status of a version (None: no header).
+async fn status(c: &aws_sdk_s3::Client, bucket: &str, key: &str, vid: &str) -> Option<String> {
+    let h = c
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .version_id(vid)
+        .send()
+        .await
+        .ok()?;
+    h.replication_status().map(|s| s.as_str().to_owned())
+}
+
+async fn body(c: &aws_sdk_s3::Client, bucket: &str, key: &str, vid: &str) -> Option<Vec<u8>> {
+    let out = c
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .version_id(vid)
+        .send()
+        .await
+        .ok()?;
+    Some(out.body.collect().await.ok()?.into_bytes().to_vec())
+}
+
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("not reached in 30 s: {what}");
+}
+
+/// (version id -> is a delete marker) of a key in a bucket.
+async fn versions_of(c: &aws_sdk_s3::Client, bucket: &str, key: &str) -> HashMap<String, bool> {
+    let out = c
+        .list_object_versions()
+        .bucket(bucket)
+        .prefix(key)
+        .send()
+        .await
+        .unwrap();
+    let mut all = HashMap::new();
+    for v in out.versions().iter().filter(|v| v.key() == Some(key)) {
+        all.insert(v.version_id().unwrap_or_default().to_owned(), false);
+    }
+    for m in out.delete_markers().iter().filter(|m| m.key() == Some(key)) {
+        all.insert(m.version_id().unwrap_or_default().to_owned(), true);
+    }
+    all
+}
+
+#[tokio::test]
+async fn configuration_is_checked() {
+    let server = TestServer::start();
+    let c = server.client();
+    for b in ["src", "dst", "plain"] {
+        c.create_bucket().bucket(b).send().await.unwrap();
+    }
+    let r = || vec![rule("r", 1, prefix(""), "dst", false)];
+    assert_eq!(
+        put_config(&c, "src", r()).await,
+        "InvalidRequest",
+        "source not versioned"
+    );
+    versioning(&c, "src", BucketVersioningStatus::Enabled).await;
+    assert_eq!(
+        put_config(&c, "src", r()).await,
+        "InvalidRequest",
+        "destination not versioned"
+    );
+    versioning(&c, "dst", BucketVersioningStatus::Enabled).await;
+    assert_eq!(
+        put_config(&c, "src", vec![rule("r", 1, prefix(""), "nosuchbucket", false)]).await,
+        "InvalidRequest"
+    );
+    let remote = ReplicationRule::builder()
+        .id("remote")
+        .priority(1)
+        .status(ReplicationRuleStatus::Enabled)
+        .filter(prefix(""))
+        .delete_marker_replication(
+            DeleteMarkerReplication::builder()
+                .status(DeleteMarkerReplicationStatus::Disabled)
+                .build(),
+        )
+        .destination(
+            Destination::builder()
+                .bucket("arn:ksan:replication::other:dst")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    assert_eq!(
+        put_config(&c, "src", vec![remote]).await,
+        "InvalidRequest",
+        "no target registry yet"
+    );
+    let bad_arn = ReplicationRule::builder()
+        .priority(1)
+        .status(ReplicationRuleStatus::Enabled)
+        .filter(prefix(""))
+        .delete_marker_replication(
+            DeleteMarkerReplication::builder()
+                .status(DeleteMarkerReplicationStatus::Disabled)
+                .build(),
+        )
+        .destination(Destination::builder().bucket("dst").build().unwrap())
+        .build()
+        .unwrap();
+    assert_eq!(put_config(&c, "src", vec![bad_arn]).await, "InvalidArgument");
+    assert_eq!(
+        put_config(
+            &c,
+            "src",
+            vec![
+                rule("a", 1, prefix("a"), "dst", false),
+                rule("b", 1, prefix("b"), "dst", false)
+            ]
+        )
+        .await,
+        "InvalidArgument",
+        "duplicate priority"
+    );
+    let tagged_markers = rule(
+        "t",
+        1,
+        ReplicationRuleFilter::builder()
+            .tag(Tag::builder().key("k").value("v").build().unwrap())
+            .build(),
+        "dst",
+        true,
+    );
+    assert_eq!(put_config(&c, "src", vec![tagged_markers]).await, "InvalidRequest");
+    assert_eq!(
+        code(c.get_bucket_replication().bucket("src").send().await),
+        "ReplicationConfigurationNotFoundError"
+    );
+    assert_eq!(put_config(&c, "src", r()).await, "ok");
+    let got = c.get_bucket_replication().bucket("src").send().await.unwrap();
+    let got = got.replication_configuration().unwrap();
+    assert_eq!(got.role(), "arn:aws:iam::1:role/replication");
+    assert_eq!(got.rules(), r().as_slice());
+    c.delete_bucket_replication().bucket("src").send().await.unwrap();
+    assert_eq!(
+        code(c.get_bucket_replication().bucket("src").send().await),
+        "ReplicationConfigurationNotFoundError"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_reach_their_destinations() {
+    let server = TestServer::start();
+    let c = server.client();
+    for b in ["src", "docs-dst", "tag-dst"] {
+        c.create_bucket().bucket(b).send().await.unwrap();
+        versioning(&c, b, BucketVersioningStatus::Enabled).await;
+    }
+    // An object written before the rules, which ExistingObjectReplication brings.
+    let old = put(&c, "src", "docs/old", b"old".to_vec()).await;
+    let tagged = ReplicationRuleFilter::builder()
+        .tag(Tag::builder().key("copy").value("yes").build().unwrap())
+        .build();
+    let mut docs = rule("docs", 2, prefix("docs/"), "docs-dst", true);
+    docs.existing_object_replication = Some(
+        ExistingObjectReplication::builder()
+            .status(ExistingObjectReplicationStatus::Enabled)
+            .build()
+            .unwrap(),
+    );
+    // A lower-priority rule to the same destination covering everything: "docs" wins there.
+    let all_low = rule("all-low", 1, prefix(""), "docs-dst", false);
+    let by_tag = rule("by-tag", 3, tagged, "tag-dst", false);
+    assert_eq!(put_config(&c, "src", vec![docs, all_low, by_tag]).await, "ok");
+
+    // PUT: the replica has the same version id and bytes; statuses on both sides.
+    let v1 = put(&c, "src", "docs/a", b"first".to_vec()).await;
+    eventually("docs/a replicated", || async {
+        status(&c, "src", "docs/a", &v1).await.as_deref() == Some("COMPLETED")
+    })
+    .await;
+    assert_eq!(status(&c, "docs-dst", "docs/a", &v1).await.as_deref(), Some("REPLICA"));
+    assert_eq!(body(&c, "docs-dst", "docs/a", &v1).await.unwrap(), b"first");
+    let (src_head, dst_head) = (
+        c.head_object().bucket("src").key("docs/a").send().await.unwrap(),
+        c.head_object().bucket("docs-dst").key("docs/a").send().await.unwrap(),
+    );
+    assert_eq!(src_head.e_tag(), dst_head.e_tag());
+    assert_eq!(src_head.last_modified(), dst_head.last_modified());
+    eventually("existing object replicated", || async {
+        body(&c, "docs-dst", "docs/old", &old).await.as_deref() == Some(b"old".as_slice())
+    })
+    .await;
+
+    // Multipart and copy.
+    let up = c
+        .create_multipart_upload()
+        .bucket("src")
+        .key("docs/big")
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let part1 = pattern(7, 5 * 1024 * 1024);
+    let mut parts = Vec::new();
+    for (n, bytes) in [(1, part1.clone()), (2, b"tail".to_vec())] {
+        let p = c
+            .upload_part()
+            .bucket("src")
+            .key("docs/big")
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(p.e_tag().unwrap())
+                .build(),
+        );
+    }
+    let big = c
+        .complete_multipart_upload()
+        .bucket("src")
+        .key("docs/big")
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned();
+    let copied = c
+        .copy_object()
+        .bucket("src")
+        .key("docs/copy")
+        .copy_source("src/docs/a")
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned();
+    eventually("multipart and copy replicated", || async {
+        status(&c, "docs-dst", "docs/big", &big).await.as_deref() == Some("REPLICA")
+            && status(&c, "docs-dst", "docs/copy", &copied).await.as_deref() == Some("REPLICA")
+    })
+    .await;
+    let mut expected = part1;
+    expected.extend_from_slice(b"tail");
+    assert_eq!(body(&c, "docs-dst", "docs/big", &big).await.unwrap(), expected);
+
+    // Tags set afterwards reach the replica; the tag rule now covers docs/a too.
+    c.put_object_tagging()
+        .bucket("src")
+        .key("docs/a")
+        .version_id(&v1)
+        .tagging(
+            Tagging::builder()
+                .tag_set(Tag::builder().key("copy").value("yes").build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    eventually("tags replicated", || async {
+        c.get_object_tagging()
+            .bucket("docs-dst")
+            .key("docs/a")
+            .version_id(&v1)
+            .send()
+            .await
+            .is_ok_and(|t| t.tag_set().len() == 1)
+            && status(&c, "tag-dst", "docs/a", &v1).await.as_deref() == Some("REPLICA")
+    })
+    .await;
+
+    // Only the catch-all rule: docs-dst gets it, tag-dst does not.
+    let other = put(&c, "src", "misc/x", b"x".to_vec()).await;
+    eventually("catch-all replicated", || async {
+        status(&c, "src", "misc/x", &other).await.as_deref() == Some("COMPLETED")
+    })
+    .await;
+    assert_eq!(
+        status(&c, "docs-dst", "misc/x", &other).await.as_deref(),
+        Some("REPLICA")
+    );
+    assert_eq!(status(&c, "tag-dst", "misc/x", &other).await, None);
+    // Only the tag rule: tag-dst gets it, docs-dst takes it by the low-priority catch-all.
+    let t = c
+        .put_object()
+        .bucket("src")
+        .key("misc/tagged")
+        .tagging("copy=yes")
+        .body(ByteStream::from_static(b"t"))
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned();
+    eventually("tagged object replicated to both", || async {
+        status(&c, "tag-dst", "misc/tagged", &t).await.as_deref() == Some("REPLICA")
+            && status(&c, "docs-dst", "misc/tagged", &t).await.as_deref() == Some("REPLICA")
+    })
+    .await;
+
+    // A delete marker goes where DeleteMarkerReplication is enabled (docs); a delete of a
+    // version never goes.
+    let marker = c
+        .delete_object()
+        .bucket("src")
+        .key("docs/a")
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned();
+    eventually("marker replicated", || async {
+        versions_of(&c, "docs-dst", "docs/a").await.get(&marker) == Some(&true)
+    })
+    .await;
+    assert!(
+        versions_of(&c, "tag-dst", "docs/a").await.values().all(|m| !m),
+        "tag-dst has no markers"
+    );
+    c.delete_object()
+        .bucket("src")
+        .key("docs/copy")
+        .version_id(&copied)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        body(&c, "docs-dst", "docs/copy", &copied).await.is_some(),
+        "deleting a version is not replicated"
+    );
+    let (_, _, metrics) = server.admin_raw("GET", "/metrics").await;
+    let metrics = String::from_utf8_lossy(&metrics).into_owned();
+    assert!(
+        metrics.contains("ksan_replication_objects_total{target=\"arn:aws:s3:::docs-dst\"}"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusing_destination_fails_then_takes_everything_once() {
+    let mut server = TestServer::start();
+    let c = server.client();
+    for b in ["src", "dst"] {
+        c.create_bucket().bucket(b).send().await.unwrap();
+        versioning(&c, b, BucketVersioningStatus::Enabled).await;
+    }
+    assert_eq!(
+        put_config(&c, "src", vec![rule("r", 1, prefix(""), "dst", true)]).await,
+        "ok"
+    );
+    // The destination stops taking versions: everything is FAILED, and stays queued.
+    versioning(&c, "dst", BucketVersioningStatus::Suspended).await;
+    let first = put(&c, "src", "k0", b"v0".to_vec()).await;
+    eventually("FAILED", || async {
+        status(&c, "src", "k0", &first).await.as_deref() == Some("FAILED")
+    })
+    .await;
+    let mut written = vec![("k0".to_owned(), first)];
+    for i in 1..200 {
+        let key = format!("k{}", i % 50);
+        let vid = put(&c, "src", &key, format!("v{i}").into_bytes()).await;
+        written.push((key, vid));
+    }
+    // The source dies with items waiting; after the restart the destination takes them.
+    server.kill9();
+    server.restart();
+    let c = server.client();
+    versioning(&c, "dst", BucketVersioningStatus::Enabled).await;
+    eventually("every version replicated", || async {
+        let mut all = 0;
+        for k in 0..50 {
+            all += versions_of(&c, "dst", &format!("k{k}")).await.len();
+        }
+        all == written.len()
+    })
+    .await;
+    for (key, vid) in &written {
+        assert_eq!(
+            status(&c, "src", key, vid).await.as_deref(),
+            Some("COMPLETED"),
+            "{key} {vid}"
+        );
+        assert_eq!(body(&c, "src", key, vid).await, body(&c, "dst", key, vid).await);
+    }
+    let (_, _, metrics) = server.admin_raw("GET", "/metrics").await;
+    assert!(String::from_utf8_lossy(&metrics).contains("ksan_replication_backlog{target=\"arn:aws:s3:::dst\"} 0"));
+}
+
+fn make_key(server: &TestServer, id: &str) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ksan"))
+        .args([
+            "kms",
+            "create-key",
+            id,
+            "--endpoint",
+            &format!("http://{}", server.admin),
+        ])
+        .env("KSAN_ROOT_ACCESS_KEY", ROOT_AK)
+        .env("KSAN_ROOT_SECRET_KEY", ROOT_SK)
+        .output()
+        .expect("ksan kms");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// SSE-S3 replicas share the source's blob; SSE-KMS ones go only by a rule that takes them,
+/// re-sealed under ReplicaKmsKeyID; SSE-C ones never go; retention and legal hold go along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_and_locked_versions() {
+    use aws_sdk_s3::types::{
+        EncryptionConfiguration, ObjectLockLegalHold, ObjectLockLegalHoldStatus, ServerSideEncryption,
+        SourceSelectionCriteria, SseKmsEncryptedObjects, SseKmsEncryptedObjectsStatus,
+    };
+    let server = TestServer::start_with(&["--allow-insecure-sse-c"]);
+    make_key(&server, "src-key");
+    make_key(&server, "replica-key");
+    let c = server.client();
+    for b in ["src", "dst"] {
+        c.create_bucket()
+            .bucket(b)
+            .object_lock_enabled_for_bucket(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut r = rule("enc", 1, prefix(""), "dst", false);
+    r.source_selection_criteria = Some(
+        SourceSelectionCriteria::builder()
+            .sse_kms_encrypted_objects(
+                SseKmsEncryptedObjects::builder()
+                    .status(SseKmsEncryptedObjectsStatus::Enabled)
+                    .build()
+                    .unwrap(),
+            )
+            .build(),
+    );
+    r.destination = Some(
+        Destination::builder()
+            .bucket("arn:aws:s3:::dst")
+            .encryption_configuration(
+                EncryptionConfiguration::builder()
+                    .replica_kms_key_id("replica-key")
+                    .build(),
+            )
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(put_config(&c, "src", vec![r]).await, "ok");
+    let body_of = pattern(3, 300 * 1024);
+    let s3 = c
+        .put_object()
+        .bucket("src")
+        .key("s3")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .body(ByteStream::from(body_of.clone()))
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned();
+    let kms = c
+        .put_object()
+        .bucket("src")
+        .key("kms")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id("src-key")
+        .body(ByteStream::from(body_of.clone()))
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned();
+    let key = [7u8; 32];
+    let ssec = c
+        .put_object()
+        .bucket("src")
+        .key("ssec")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(b64(&key))
+        .sse_customer_key_md5(b64(&md5_raw(&key)))
+        .body(ByteStream::from_static(b"secret"))
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned();
+    eventually("encrypted versions replicated", || async {
+        status(&c, "dst", "s3", &s3).await.as_deref() == Some("REPLICA")
+            && status(&c, "dst", "kms", &kms).await.as_deref() == Some("REPLICA")
+    })
+    .await;
+    assert_eq!(body(&c, "dst", "s3", &s3).await.unwrap(), body_of);
+    assert_eq!(body(&c, "dst", "kms", &kms).await.unwrap(), body_of);
+    let head = c.head_object().bucket("dst").key("kms").send().await.unwrap();
+    assert_eq!(head.ssekms_key_id(), Some("replica-key"));
+    let head = c.head_object().bucket("dst").key("s3").send().await.unwrap();
+    assert_eq!(head.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        versions_of(&c, "dst", "ssec").await.is_empty(),
+        "SSE-C objects are not replicated"
+    );
+    let _ = ssec;
+
+    // A legal hold set on the source reaches the replica.
+    c.put_object_legal_hold()
+        .bucket("src")
+        .key("s3")
+        .version_id(&s3)
+        .legal_hold(
+            ObjectLockLegalHold::builder()
+                .status(ObjectLockLegalHoldStatus::On)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    eventually("legal hold replicated", || async {
+        c.get_object_legal_hold()
+            .bucket("dst")
+            .key("s3")
+            .version_id(&s3)
+            .send()
+            .await
+            .is_ok_and(|h| h.legal_hold().and_then(|l| l.status()) == Some(&ObjectLockLegalHoldStatus::On))
+    })
+    .await;
+}
+
+fn md5_raw(data: &[u8]) -> [u8; 16] {
+    use md5::Digest;
+    md5::Md5::digest(data).into()
+}
