@@ -211,6 +211,7 @@ pub fn write_conditions(h: &HeaderMap) -> WriteConditions {
     }
 }
 
+/// An HTTP date (`Last-Modified`, `If-Modified-Since`) in ms since the epoch.
 pub fn parse_http_date(s: &str) -> Option<i64> {
     httpdate::parse_http_date(s.trim())
         .ok()

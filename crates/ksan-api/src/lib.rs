@@ -46,7 +46,7 @@ mod versioning;
 mod website;
 
 pub use client_addr::parse_network;
-pub use headers::{format_http_date, format_iso8601};
+pub use headers::{format_http_date, format_iso8601, parse_http_date};
 
 /// S3 limits the request header section to 8 KiB.
 const MAX_HEADER_BYTES: usize = 8 * 1024;

@@ -67,6 +67,7 @@ fn to_rule(r: ReplicationRuleDoc) -> S3Result<ReplicationRule> {
         filter: filter(r.prefix, r.filter)?,
         destination: Destination {
             arn: d.bucket,
+            target: None,
             bucket: String::new(),
             account: d.account,
             storage_class: d.storage_class.as_deref().map(StorageClass::parse).transpose()?,

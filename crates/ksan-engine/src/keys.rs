@@ -243,6 +243,13 @@ pub fn user_by_email(email: &str) -> Vec<u8> {
     cat(&[b"E|", email.to_ascii_lowercase().as_bytes()])
 }
 
+/// `T|name` -> a replication target (`targets::TargetRecord`)
+pub fn replication_target(name: &str) -> Vec<u8> {
+    cat(&[REPLICATION_TARGET_PREFIX, name.as_bytes()])
+}
+/// Every replication target.
+pub const REPLICATION_TARGET_PREFIX: &[u8] = b"T|";
+
 /// `G|lifecycle-cursor` -> where the lifecycle executor's pass stands (`workers::lifecycle`):
 /// the bucket, the phase and the last key done, so that a pass resumes after a restart.
 pub fn lifecycle_cursor() -> Vec<u8> {

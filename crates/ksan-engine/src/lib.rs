@@ -36,6 +36,7 @@ pub mod replication;
 pub mod sse;
 mod store;
 pub mod tags;
+pub mod targets;
 pub mod users;
 mod versions;
 pub mod website;
@@ -120,6 +121,7 @@ pub struct Engine {
     pub(crate) keyring: sse::Keyring,
     pub(crate) lifecycle: workers::LifecycleStats,
     pub(crate) replication: workers::ReplicationStats,
+    pub(crate) remote: std::sync::OnceLock<Arc<dyn targets::RemoteSink>>,
     kms: Arc<kms::BuiltinKms>,
 }
 
@@ -139,6 +141,7 @@ impl Engine {
             integrity: Arc::default(),
             lifecycle: workers::LifecycleStats::default(),
             replication: workers::ReplicationStats::default(),
+            remote: std::sync::OnceLock::new(),
         })
     }
 

@@ -18,8 +18,8 @@
 //!
 //! Destinations: `arn:aws:s3:::BUCKET` is a bucket on this server. A bucket on another
 //! endpoint is `arn:ksan:replication::TARGET:BUCKET`, TARGET a replication target the
-//! administrator registered; the registry does not exist yet, so such a destination is
-//! refused when the rules are put (InvalidRequest), never stored and ignored.
+//! administrator registered (`crate::targets`); an unknown target is refused when the rules
+//! are put (InvalidRequest).
 
 use ksan_meta::WriteOps;
 use ksan_types::{ErrorCode, S3Error, S3Result, StorageClass};
@@ -36,7 +36,10 @@ use crate::store;
 pub struct Destination {
     /// `Bucket`, as given (an ARN).
     pub arn: String,
-    /// The bucket on this server.
+    /// The registered target the bucket is on (None: this server).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// The bucket (on this server, or on the target).
     pub bucket: String,
     /// `Account`.
     pub account: Option<String>,
@@ -93,16 +96,20 @@ fn invalid_request(msg: impl Into<std::borrow::Cow<'static, str>>) -> S3Error {
     S3Error::new(ErrorCode::InvalidRequest).msg(msg)
 }
 
-/// The bucket named by a destination ARN on this server.
-pub fn parse_destination(arn: &str) -> S3Result<String> {
+/// The (target, bucket) a destination ARN names: `arn:aws:s3:::BUCKET` on this server,
+/// `arn:ksan:replication::TARGET:BUCKET` on a registered target (InvalidArgument otherwise).
+pub fn parse_destination(arn: &str) -> S3Result<(Option<String>, String)> {
+    let valid = |b: &str| !b.is_empty() && !b.contains(['/', ':']);
     if let Some(rest) = arn.strip_prefix("arn:ksan:replication::") {
-        let target = rest.split(':').next().unwrap_or_default();
-        return Err(invalid_request(format!(
-            "Replication target '{target}' is not registered: this server replicates only to its own buckets (arn:aws:s3:::BUCKET) so far"
-        )));
+        return match rest.split_once(':') {
+            Some((target, bucket)) if valid(target) && valid(bucket) => {
+                Ok((Some(target.to_owned()), bucket.to_owned()))
+            }
+            _ => Err(invalid("Invalid bucket ARN")),
+        };
     }
     match arn.strip_prefix("arn:aws:s3:::") {
-        Some(bucket) if !bucket.is_empty() && !bucket.contains(['/', ':']) => Ok(bucket.to_owned()),
+        Some(bucket) if valid(bucket) => Ok((None, bucket.to_owned())),
         _ => Err(invalid("Invalid bucket ARN")),
     }
 }
@@ -155,7 +162,9 @@ impl ReplicationConfig {
                     "Delete marker replication is not supported if any Tag filter is specified.",
                 ));
             }
-            rule.destination.bucket = parse_destination(&rule.destination.arn)?;
+            let (target, bucket) = parse_destination(&rule.destination.arn)?;
+            rule.destination.target = target;
+            rule.destination.bucket = bucket;
             if let Some(class) = rule.destination.storage_class
                 && class != StorageClass::Standard
             {
@@ -275,10 +284,10 @@ pub fn targets_for<'a>(config: &'a ReplicationConfig, v: &ObjectVersion, change:
         if !rule.filter.matches(&v.key, v.size, &v.tags) {
             continue;
         }
-        match chosen
-            .iter_mut()
-            .find(|c| c.destination.bucket == rule.destination.bucket)
-        {
+        let same_place = |c: &&ReplicationRule| {
+            c.destination.bucket == rule.destination.bucket && c.destination.target == rule.destination.target
+        };
+        match chosen.iter_mut().find(|c| same_place(c)) {
             Some(c) if rule.priority.unwrap_or(0) > c.priority.unwrap_or(0) => *c = rule,
             Some(_) => {}
             None => chosen.push(rule),
@@ -310,6 +319,9 @@ pub enum Job {
         uid: [u8; 16],
         /// The rule.
         rule: String,
+        /// What changed (None in items queued before it was recorded: a new version).
+        #[serde(default)]
+        change: Option<Change>,
     },
     /// Queue the versions already in the bucket after `after` (ExistingObjectReplication):
     /// one bounded batch, then the next item.
@@ -348,6 +360,7 @@ pub(crate) async fn outbox(
                 key: v.key.clone(),
                 uid: v.uid,
                 rule: rule.clone(),
+                change: Some(change),
             },
             attempts: 0,
         };
@@ -378,6 +391,14 @@ impl crate::Engine {
             return Err(invalid_request("Missing required header for this request: Content-MD5"));
         }
         for rule in &config.rules {
+            if let Some(target) = &rule.destination.target {
+                if !self.target_exists(target).await? {
+                    return Err(invalid_request(format!(
+                        "Replication target '{target}' is not registered"
+                    )));
+                }
+                continue;
+            }
             let dest = self
                 .bucket_state(&rule.destination.bucket)
                 .await
@@ -429,6 +450,7 @@ mod tests {
             filter,
             destination: Destination {
                 arn: format!("arn:aws:s3:::{dest}"),
+                target: None,
                 bucket: String::new(),
                 account: None,
                 storage_class: None,
@@ -488,7 +510,11 @@ mod tests {
         assert_eq!(code(vec![markers_by_tag]), ErrorCode::InvalidRequest);
         let mut remote = ok.clone();
         remote.destination.arn = "arn:ksan:replication::site2:dst".into();
-        assert_eq!(code(vec![remote]), ErrorCode::InvalidRequest);
+        let c = ReplicationConfig::new(String::new(), vec![remote]).unwrap();
+        assert_eq!(c.rules[0].destination.target.as_deref(), Some("site2"));
+        let mut bad_remote = ok.clone();
+        bad_remote.destination.arn = "arn:ksan:replication::site2".into();
+        assert_eq!(code(vec![bad_remote]), ErrorCode::InvalidArgument);
         let mut bad = ok.clone();
         bad.destination.arn = "dst".into();
         assert_eq!(code(vec![bad]), ErrorCode::InvalidArgument);

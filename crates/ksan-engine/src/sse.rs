@@ -364,6 +364,24 @@ impl Keyring {
             })
     }
 
+    /// Seal a replication target's secret key for storage, bound to the target's name.
+    pub(crate) fn seal_target_secret(&self, name: &str, secret: &str) -> S3Result<Vec<u8>> {
+        let aad = format!("replication-target {name}");
+        crypt::seal_secret(&self.secrets_kek, secret.as_bytes(), aad.as_bytes()).map_err(S3Error::internal)
+    }
+
+    /// Open a sealed target secret.
+    pub(crate) fn open_target_secret(&self, name: &str, sealed: &[u8]) -> S3Result<String> {
+        let aad = format!("replication-target {name}");
+        crypt::open_secret(&self.secrets_kek, sealed, aad.as_bytes())
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| {
+                S3Error::internal(format!(
+                    "the secret of target {name} does not open with this master key"
+                ))
+            })
+    }
+
     /// The key service.
     pub fn kms(&self) -> &Arc<dyn Kms> {
         &self.kms

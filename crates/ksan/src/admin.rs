@@ -86,6 +86,21 @@ fn kms_info(k: ksan_engine::kms::KmsKeyInfo) -> KmsKeyInfo {
     }
 }
 
+/// `POST /admin/v1/replication-targets`: register (or replace) a target.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct AddTarget {
+    pub name: String,
+    pub endpoint: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+fn default_region() -> String {
+    "us-east-1".to_owned()
+}
+
 /// One bucket of `GET /admin/v1/buckets`.
 #[derive(Debug, Deserialize, Serialize)]
 pub struct BucketInfo {
@@ -255,6 +270,36 @@ impl Admin {
                     _ => return text(StatusCode::NOT_FOUND, "not found\n"),
                 };
                 match self.engine.kms().set_enabled(id, enabled).await {
+                    Ok(()) => text(StatusCode::NO_CONTENT, ""),
+                    Err(e) => s3_error(&e),
+                }
+            }
+            (&Method::GET, "/admin/v1/replication-targets") => match self.engine.list_targets().await {
+                Ok(list) => json(StatusCode::OK, &list),
+                Err(e) => s3_error(&e),
+            },
+            (&Method::POST, "/admin/v1/replication-targets") => {
+                let Ok(req) = serde_json::from_slice::<AddTarget>(&body) else {
+                    return text(
+                        StatusCode::BAD_REQUEST,
+                        "expected {\"name\", \"endpoint\", \"access_key\", \"secret_key\", \"region\"}\n",
+                    );
+                };
+                match self
+                    .engine
+                    .put_target(&req.name, &req.endpoint, &req.region, &req.access_key, &req.secret_key)
+                    .await
+                {
+                    Ok(()) => text(StatusCode::CREATED, ""),
+                    Err(e) => s3_error(&e),
+                }
+            }
+            (&Method::DELETE, p) if p.starts_with("/admin/v1/replication-targets/") => {
+                match self
+                    .engine
+                    .delete_target(&p["/admin/v1/replication-targets/".len()..])
+                    .await
+                {
                     Ok(()) => text(StatusCode::NO_CONTENT, ""),
                     Err(e) => s3_error(&e),
                 }

@@ -9,6 +9,7 @@ mod client;
 mod config;
 mod conn;
 mod metrics;
+mod remote;
 mod server;
 mod tls;
 
@@ -57,6 +58,14 @@ enum Command {
         #[command(flatten)]
         admin: client::AdminArgs,
     },
+    /// Register the other S3 endpoints replication rules may name
+    /// (`arn:ksan:replication::NAME:BUCKET`), through a running server's admin API.
+    ReplicationTarget {
+        #[command(subcommand)]
+        command: TargetCommand,
+        #[command(flatten)]
+        admin: client::AdminArgs,
+    },
     /// Administer every user's buckets through a running server's admin API (root only).
     Bucket {
         #[command(subcommand)]
@@ -64,6 +73,29 @@ enum Command {
         #[command(flatten)]
         admin: client::AdminArgs,
     },
+}
+
+#[derive(Subcommand)]
+enum TargetCommand {
+    /// Register (or replace) a target: its endpoint and the credentials to write there (the
+    /// secret is stored sealed and never shown again).
+    Add {
+        name: String,
+        /// `http://host:port` or `https://host:port`
+        #[arg(long = "target-endpoint")]
+        target_endpoint: String,
+        #[arg(long)]
+        access_key: String,
+        #[arg(long, env = "KSAN_TARGET_SECRET_KEY", hide_env_values = true)]
+        secret_key: String,
+        /// The region requests to it are signed for
+        #[arg(long = "target-region", default_value = "us-east-1")]
+        target_region: String,
+    },
+    /// List the targets (never their secrets).
+    List,
+    /// Remove a target.
+    Remove { name: String },
 }
 
 #[derive(Subcommand)]
@@ -162,6 +194,7 @@ fn main() -> ExitCode {
             Command::User { command, admin } => run_user(command, admin).await,
             Command::Bucket { command, admin } => run_bucket(command, admin).await,
             Command::Kms { command, admin } => run_kms(command, admin).await,
+            Command::ReplicationTarget { command, admin } => run_targets(command, admin).await,
             Command::Check { data, quick } => match run_check(&data, quick).await {
                 Ok(true) => Ok(()),
                 Ok(false) => return Err(ExitCode::from(1)),
@@ -344,6 +377,43 @@ async fn run_check(data: &std::path::Path, quick: bool) -> Result<bool, Box<dyn 
     }
     println!("{}", if r.consistent() { "consistent" } else { "NOT consistent" });
     Ok(r.consistent())
+}
+
+async fn run_targets(command: TargetCommand, admin: client::AdminArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let client = client::AdminClient::new(admin)?;
+    match command {
+        TargetCommand::Add {
+            name,
+            target_endpoint,
+            access_key,
+            secret_key,
+            target_region,
+        } => {
+            let body = serde_json::to_vec(&admin::AddTarget {
+                name: name.clone(),
+                endpoint: target_endpoint,
+                region: target_region,
+                access_key,
+                secret_key,
+            })?;
+            client.call("POST", "/admin/v1/replication-targets", body).await?;
+            println!("target {name} registered: name it as arn:ksan:replication::{name}:BUCKET");
+        }
+        TargetCommand::List => {
+            let targets: Vec<ksan_engine::targets::TargetInfo> =
+                serde_json::from_slice(&client.call("GET", "/admin/v1/replication-targets", Vec::new()).await?)?;
+            for t in targets {
+                println!("{}\t{}\t{}\t{}", t.name, t.endpoint, t.region, t.access_key);
+            }
+        }
+        TargetCommand::Remove { name } => {
+            client
+                .call("DELETE", &format!("/admin/v1/replication-targets/{name}"), Vec::new())
+                .await?;
+            println!("target {name} removed");
+        }
+    }
+    Ok(())
 }
 
 async fn run_kms(command: KmsCommand, admin: client::AdminArgs) -> Result<(), Box<dyn std::error::Error>> {

@@ -167,6 +167,8 @@ pub async fn start(config: ServerConfig, root_keys: Option<(String, String)>) ->
         ksan_engine::workers::ScrubWorker,
         Duration::from_secs(config.scrub_interval.max(1)),
     );
+    let sink = crate::remote::HttpSink::new().map_err(|e| ServerError::Tls(e.to_string()))?;
+    engine.set_remote_sink(Arc::new(sink));
     // Replication items a killed run had claimed come due now, not after their lease.
     engine
         .release_queue(ksan_engine::keys::Queue::Replicate)

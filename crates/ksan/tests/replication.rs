@@ -644,3 +644,355 @@ fn md5_raw(data: &[u8]) -> [u8; 16] {
     use md5::Digest;
     md5::Md5::digest(data).into()
 }
+
+/// `ksan replication-target ARGS` against `server`'s admin port; its output.
+fn targets_cli(server: &TestServer, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ksan"))
+        .arg("replication-target")
+        .args(args)
+        .args(["--endpoint", &format!("http://{}", server.admin)])
+        .env("KSAN_ROOT_ACCESS_KEY", ROOT_AK)
+        .env("KSAN_ROOT_SECRET_KEY", ROOT_SK)
+        .output()
+        .expect("ksan replication-target");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Register `name` on `server`, pointing at `endpoint` with the root access key and `secret`.
+fn add_target(server: &TestServer, name: &str, endpoint: &str, secret: &str) {
+    targets_cli(
+        server,
+        &[
+            "add",
+            name,
+            "--target-endpoint",
+            endpoint,
+            "--access-key",
+            ROOT_AK,
+            "--secret-key",
+            secret,
+        ],
+    );
+}
+
+async fn metric(server: &TestServer, line_prefix: &str) -> f64 {
+    let (_, _, body) = server.admin_raw("GET", "/metrics").await;
+    String::from_utf8_lossy(&body)
+        .lines()
+        .find_map(|l| l.strip_prefix(line_prefix).map(|v| v.trim().parse().unwrap_or(0.0)))
+        .unwrap_or(0.0)
+}
+
+/// Two ksan processes: versions, multipart, tags and delete markers reach the other server as
+/// ordinary S3 writes; while it is down everything waits and then arrives once; refused
+/// credentials show as FAILED and in the metrics until the target is fixed; the secret never
+/// shows in the target list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_server_takes_the_versions() {
+    let src = TestServer::start();
+    let mut dst = TestServer::start();
+    let (c, d) = (src.client(), dst.client());
+    c.create_bucket().bucket("local").send().await.unwrap();
+    versioning(&c, "local", BucketVersioningStatus::Enabled).await;
+    d.create_bucket().bucket("remote").send().await.unwrap();
+    versioning(&d, "remote", BucketVersioningStatus::Enabled).await;
+    add_target(&src, "site2", &dst.endpoint(), ROOT_SK);
+    let listed = targets_cli(&src, &["list"]);
+    assert!(listed.contains("site2") && !listed.contains(ROOT_SK), "{listed}");
+    let mut r = rule("remote", 1, prefix(""), "x", true);
+    r.destination = Some(
+        Destination::builder()
+            .bucket("arn:ksan:replication::site2:remote")
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(put_config(&c, "local", vec![r]).await, "ok");
+
+    // A PUT, a multipart upload, tags, a delete marker.
+    let small = put(&c, "local", "a", b"alpha".to_vec()).await;
+    let big_body = pattern(11, 6 * 1024 * 1024);
+    let up = c
+        .create_multipart_upload()
+        .bucket("local")
+        .key("big")
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let mut parts = Vec::new();
+    for (n, chunk) in big_body.chunks(5 * 1024 * 1024).enumerate() {
+        let n = n as i32 + 1;
+        let p = c
+            .upload_part()
+            .bucket("local")
+            .key("big")
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(chunk.to_vec()))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(p.e_tag().unwrap())
+                .build(),
+        );
+    }
+    let big = c
+        .complete_multipart_upload()
+        .bucket("local")
+        .key("big")
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned();
+    eventually("both replicated", || async {
+        status(&c, "local", "a", &small).await.as_deref() == Some("COMPLETED")
+            && status(&c, "local", "big", &big).await.as_deref() == Some("COMPLETED")
+    })
+    .await;
+    let got = d.get_object().bucket("remote").key("big").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().to_vec(), big_body);
+    let got = d.get_object().bucket("remote").key("a").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().to_vec(), b"alpha");
+    c.put_object_tagging()
+        .bucket("local")
+        .key("a")
+        .tagging(
+            Tagging::builder()
+                .tag_set(Tag::builder().key("team").value("x").build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    eventually("tags replicated", || async {
+        d.get_object_tagging()
+            .bucket("remote")
+            .key("a")
+            .send()
+            .await
+            .is_ok_and(|t| t.tag_set().len() == 1)
+    })
+    .await;
+    c.delete_object().bucket("local").key("a").send().await.unwrap();
+    eventually("marker replicated", || async {
+        d.head_object().bucket("remote").key("a").send().await.is_err()
+    })
+    .await;
+
+    // The destination is down while 500 objects are written: all wait, then arrive once.
+    dst.kill9();
+    let mut written = Vec::new();
+    for i in 0..500 {
+        let key = format!("down/{i:03}");
+        written.push((
+            key.clone(),
+            put(&c, "local", &key, format!("body {i}").into_bytes()).await,
+        ));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for (key, vid) in written.iter().step_by(50) {
+        let s = status(&c, "local", key, vid).await;
+        assert!(matches!(s.as_deref(), Some("PENDING") | Some("FAILED")), "{key}: {s:?}");
+    }
+    dst.restart();
+    let d = dst.client();
+    add_target(&src, "site2", &dst.endpoint(), ROOT_SK);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let out = d
+            .list_object_versions()
+            .bucket("remote")
+            .prefix("down/")
+            .send()
+            .await
+            .unwrap();
+        if out.versions().len() >= 500 || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let out = d
+        .list_object_versions()
+        .bucket("remote")
+        .prefix("down/")
+        .send()
+        .await
+        .unwrap();
+    let mut per_key: HashMap<String, usize> = HashMap::new();
+    for v in out.versions() {
+        *per_key.entry(v.key().unwrap_or_default().to_owned()).or_default() += 1;
+    }
+    assert_eq!(per_key.len(), 500, "every object arrived");
+    assert!(per_key.values().all(|n| *n == 1), "and once");
+    eventually("all COMPLETED", || async {
+        for (key, vid) in written.iter().step_by(25) {
+            if status(&c, "local", key, vid).await.as_deref() != Some("COMPLETED") {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+
+    // Refused credentials: FAILED and counted, until the target is fixed.
+    add_target(&src, "site2", &dst.endpoint(), "not-the-secret");
+    let refused = put(&c, "local", "refused", b"r".to_vec()).await;
+    eventually("FAILED", || async {
+        status(&c, "local", "refused", &refused).await.as_deref() == Some("FAILED")
+    })
+    .await;
+    assert!(
+        metric(
+            &src,
+            "ksan_replication_failures_total{target=\"arn:ksan:replication::site2:remote\"} "
+        )
+        .await
+            >= 1.0
+    );
+    add_target(&src, "site2", &dst.endpoint(), ROOT_SK);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while status(&c, "local", "refused", &refused).await.as_deref() != Some("COMPLETED") {
+        assert!(Instant::now() < deadline, "the fixed target did not take the version");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(d.head_object().bucket("remote").key("refused").send().await.is_ok());
+}
+
+/// A moto server (PyPI `moto[server]`) on a free loopback port, killed when dropped.
+struct Moto(std::process::Child, String);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_moto() -> Result<Moto, String> {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import moto.server"])
+        .output()
+        .map_err(|e| format!("no python3: {e}"))?;
+    if !probe.status.success() {
+        return Err("python3 cannot import moto.server (pip install 'moto[server]')".into());
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let child = std::process::Command::new("python3")
+        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let moto = Moto(child, format!("http://127.0.0.1:{port}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err("moto did not start listening in 30 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(moto)
+}
+
+/// Another S3 implementation as the destination: ksan speaks plain S3 to it (signed PUTs with
+/// metadata, tags and digests, DeleteObject for markers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_s3_server_takes_plain_writes() {
+    let moto = match start_moto() {
+        Ok(m) => m,
+        Err(why) => {
+            println!("skipped: {why}");
+            return;
+        }
+    };
+    let foreign = sdk_client(&moto.1, "us-east-1", "testing", "testing");
+    foreign.create_bucket().bucket("foreign").send().await.unwrap();
+    let src = TestServer::start();
+    let c = src.client();
+    c.create_bucket().bucket("local").send().await.unwrap();
+    versioning(&c, "local", BucketVersioningStatus::Enabled).await;
+    targets_cli(
+        &src,
+        &[
+            "add",
+            "moto",
+            "--target-endpoint",
+            &moto.1,
+            "--access-key",
+            "testing",
+            "--secret-key",
+            "testing",
+        ],
+    );
+    let mut r = rule("to-moto", 1, prefix(""), "x", true);
+    r.destination = Some(
+        Destination::builder()
+            .bucket("arn:ksan:replication::moto:foreign")
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(put_config(&c, "local", vec![r]).await, "ok");
+    let big = pattern(5, 1024 * 1024 + 7);
+    let v1 = c
+        .put_object()
+        .bucket("local")
+        .key("dir/big")
+        .content_type("application/x-test")
+        .metadata("origin", "ksan")
+        .tagging("kind=big")
+        .body(ByteStream::from(big.clone()))
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned();
+    eventually("replicated to moto", || async {
+        status(&c, "local", "dir/big", &v1).await.as_deref() == Some("COMPLETED")
+    })
+    .await;
+    let got = foreign
+        .get_object()
+        .bucket("foreign")
+        .key("dir/big")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.content_type(), Some("application/x-test"));
+    assert_eq!(
+        got.metadata().and_then(|m| m.get("origin")).map(String::as_str),
+        Some("ksan")
+    );
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().to_vec(), big);
+    let tags = foreign
+        .get_object_tagging()
+        .bucket("foreign")
+        .key("dir/big")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tag_set().len(), 1);
+    c.delete_object().bucket("local").key("dir/big").send().await.unwrap();
+    eventually("the delete reached moto", || async {
+        foreign
+            .head_object()
+            .bucket("foreign")
+            .key("dir/big")
+            .send()
+            .await
+            .is_err()
+    })
+    .await;
+}

@@ -33,6 +33,7 @@ use crate::replication::{
     targets_for,
 };
 use crate::sse::SseRequest;
+use crate::targets::{RemotePut, RemoteSse};
 use crate::versions::{NewData, refresh_latest, remove_version, rewrite_version};
 use crate::{Engine, now_ms, store};
 
@@ -224,7 +225,7 @@ impl Engine {
             Box::pin(async move {
                 store::delete(txn, &row)?;
                 enqueue(txn, &item, due_ms)?;
-                if failed && let Job::Version { key, uid, rule } = &item.job {
+                if failed && let Job::Version { key, uid, rule, .. } = &item.job {
                     let at = keys::version(&item.bucket, key, uid);
                     if let Some(mut v) = store::get_for_update::<ObjectVersion>(&*txn, &at).await?
                         && let Some(state) = v.replication.as_mut()
@@ -247,11 +248,21 @@ impl Engine {
     async fn replicate(&self, item: &WorkItem) -> S3Result<()> {
         match &item.job {
             Job::Existing { after } => self.queue_existing(&item.bucket, after.clone()).await,
-            Job::Version { key, uid, rule } => self.replicate_version(&item.bucket, key, uid, rule).await,
+            Job::Version { key, uid, rule, change } => {
+                self.replicate_version(&item.bucket, key, uid, rule, change.unwrap_or(Change::New))
+                    .await
+            }
         }
     }
 
-    async fn replicate_version(&self, bucket: &str, key: &str, uid: &[u8; 16], rule_id: &str) -> S3Result<()> {
+    async fn replicate_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        uid: &[u8; 16],
+        rule_id: &str,
+        change: Change,
+    ) -> S3Result<()> {
         let snap = self.snapshot().await?;
         let Some(src) = store::get::<ObjectVersion>(&*snap, &keys::version(bucket, key, uid)).await? else {
             return Ok(()); // removed since: nothing to carry
@@ -266,6 +277,15 @@ impl Engine {
         else {
             return Ok(()); // the rule is gone or disabled: the item goes with it
         };
+        if let Some(target) = rule.destination.target.clone() {
+            // Bytes to read only for a new version (a marker has none).
+            let handle = match !src.delete_marker && change == Change::New {
+                true => Some(handle_for(&*snap, src.clone()).await?),
+                false => None,
+            };
+            drop(snap);
+            return self.replicate_remote(bucket, &src, handle, &rule, &target).await;
+        }
         let dest = self.bucket_state(&rule.destination.bucket).await?;
         if dest.record.versioning != Versioning::Enabled {
             return Err(
@@ -342,18 +362,7 @@ impl Engine {
                             place(txn, &dest_name, &r).await?;
                         }
                     }
-                    if let Some(state) = src.replication.as_mut()
-                        && state.status != ReplicationStatus::Replica
-                    {
-                        state.pending.retain(|p| *p != rule_id);
-                        state.failed.retain(|p| *p != rule_id);
-                        state.status = match (state.pending.is_empty(), state.failed.is_empty()) {
-                            (true, true) => ReplicationStatus::Completed,
-                            (_, false) => ReplicationStatus::Failed,
-                            (false, true) => ReplicationStatus::Pending,
-                        };
-                        rewrite_version(txn, &bucket, &src).await?;
-                    }
+                    settle(txn, &bucket, &mut src, &rule_id).await?;
                     Ok(true)
                 })
             })
@@ -382,6 +391,87 @@ impl Engine {
                 t.bytes += written;
             });
         }
+        Ok(())
+    }
+
+    /// Carry a version to a registered target with ordinary S3 requests: its bytes by
+    /// PutObject (decrypted here, encrypted there as the rule says), a delete marker by
+    /// DeleteObject, a metadata change by PutObjectTagging; then settle the source.
+    async fn replicate_remote(
+        &self,
+        bucket: &str,
+        src: &ObjectVersion,
+        handle: Option<crate::objects::ObjectHandle>,
+        rule: &ReplicationRule,
+        target: &str,
+    ) -> S3Result<()> {
+        let target = self.target(target).await?;
+        let sink = self.remote_sink()?.clone();
+        let dest_bucket = rule.destination.bucket.as_str();
+        let Some(handle) = handle else {
+            if src.delete_marker {
+                sink.delete_object(&target, dest_bucket, &src.key).await?;
+            } else {
+                sink.put_tagging(&target, dest_bucket, &src.key, &src.tags).await?;
+            }
+            return self.settle_remote(bucket, src, rule, 0).await;
+        };
+        let sse = match &src.sse {
+            None => None,
+            Some(SseMode::S3) => Some(RemoteSse::S3),
+            Some(SseMode::Kms { key_id, .. }) => Some(RemoteSse::Kms(
+                rule.destination
+                    .replica_kms_key_id
+                    .clone()
+                    .unwrap_or_else(|| key_id.clone()),
+            )),
+            Some(SseMode::Customer { .. }) => {
+                return Err(S3Error::new(ErrorCode::InvalidRequest).msg("SSE-C objects are not replicated"));
+            }
+        };
+        // A version the target already has (its PUT went through, then this server died
+        // before it could record that) is not written twice: the target's current version
+        // has its ETag and was written after it.
+        let there = sink.head_object(&target, dest_bucket, &src.key).await?;
+        if there.is_some_and(|(etag, modified)| etag == src.etag && modified / 1000 >= src.last_modified_ms / 1000) {
+            return self.settle_remote(bucket, src, rule, 0).await;
+        }
+        let body = self.read(&handle, 0, src.size).await?;
+        let put = RemotePut {
+            bucket: dest_bucket,
+            version: src,
+            storage_class: rule.destination.storage_class,
+            sse,
+        };
+        sink.put_object(&target, put, body).await?;
+        self.settle_remote(bucket, src, rule, src.size).await
+    }
+
+    /// After a remote write: settle the source version and count it.
+    async fn settle_remote(
+        &self,
+        bucket: &str,
+        src: &ObjectVersion,
+        rule: &ReplicationRule,
+        written: u64,
+    ) -> S3Result<()> {
+        let (bucket_s, key, uid, rule_id) = (bucket.to_owned(), src.key.clone(), src.uid, rule.id.clone());
+        self.write(move |txn| {
+            let (bucket, key, rule_id) = (bucket_s.clone(), key.clone(), rule_id.clone());
+            Box::pin(async move {
+                if let Some(mut src) =
+                    store::get_for_update::<ObjectVersion>(&*txn, &keys::version(&bucket, &key, &uid)).await?
+                {
+                    settle(txn, &bucket, &mut src, &rule_id).await?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+        self.replication.update(&rule.destination.arn, |t| {
+            t.objects += 1;
+            t.bytes += written;
+        });
         Ok(())
     }
 
@@ -500,6 +590,7 @@ impl Engine {
                                 key: v.key.clone(),
                                 uid: v.uid,
                                 rule: rule.clone(),
+                                change: Some(Change::New),
                             },
                             attempts: 0,
                         };
@@ -529,6 +620,24 @@ impl Engine {
         })
         .await
     }
+}
+
+/// Take `rule` off the source version's pending (and failed) list: COMPLETED once none is
+/// left.
+async fn settle(txn: &mut dyn ksan_meta::WriteOps, bucket: &str, src: &mut ObjectVersion, rule: &str) -> S3Result<()> {
+    if let Some(state) = src.replication.as_mut()
+        && state.status != ReplicationStatus::Replica
+    {
+        state.pending.retain(|p| p != rule);
+        state.failed.retain(|p| p != rule);
+        state.status = match (state.pending.is_empty(), state.failed.is_empty()) {
+            (true, true) => ReplicationStatus::Completed,
+            (_, false) => ReplicationStatus::Failed,
+            (false, true) => ReplicationStatus::Pending,
+        };
+        rewrite_version(txn, bucket, src).await?;
+    }
+    Ok(())
 }
 
 /// Write a replica version row at its uid (it need not be the key's newest), replacing the

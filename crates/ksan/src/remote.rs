@@ -1,0 +1,320 @@
+//! The replicator's way to other S3 endpoints (`ksan_engine::targets::RemoteSink`): ordinary
+//! path-style S3 requests over HTTP/1.1, plain or TLS (the system's root certificates),
+//! signed with ksan's own SigV4 code, bodies streamed as they are read (UNSIGNED-PAYLOAD,
+//! with Content-MD5 or the flexible checksum the version has, so the target checks the bytes
+//! it stores).
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+use hyper_util::rt::TokioIo;
+use ksan_engine::targets::{RemotePut, RemoteSink, RemoteSse, Target};
+use ksan_proto::documents::{Tagging, XmlDocument};
+use ksan_types::{BodyStream, ChecksumType, ErrorCode, S3Error, S3Result};
+use sha2::{Digest, Sha256};
+
+/// Bytes of an object key that go into a path unescaped (S3's unreserved set and `/`).
+const PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// Query values (tags in `x-amz-tagging`).
+const QUERY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The S3 client the replicator uses.
+pub struct HttpSink {
+    tls: tokio_rustls::TlsConnector,
+}
+
+fn failed(target: &Target, what: impl std::fmt::Display) -> S3Error {
+    S3Error::new(ErrorCode::ServiceUnavailable).msg(format!("replication target {}: {what}", target.name))
+}
+
+impl HttpSink {
+    /// A client trusting the system's root certificates.
+    pub fn new() -> Result<Self, rustls::Error> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(HttpSink {
+            tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+        })
+    }
+
+    /// Send one signed request; the response body if it is a success.
+    async fn send<B>(
+        &self,
+        target: &Target,
+        method: Method,
+        path_and_query: &str,
+        mut headers: HeaderMap,
+        payload_hash: &str,
+        body: B,
+    ) -> S3Result<(http::StatusCode, HeaderMap, Bytes)>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let uri: Uri = format!("{}{}", target.endpoint, path_and_query)
+            .parse()
+            .map_err(|_| failed(target, "bad endpoint or key"))?;
+        let tls = uri.scheme_str() == Some("https");
+        let host = uri.host().ok_or_else(|| failed(target, "no host"))?.to_owned();
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        ksan_proto::auth::sign::sign_v4(
+            &method,
+            &uri,
+            &mut headers,
+            payload_hash,
+            &target.access_key,
+            &target.secret_key,
+            &target.region,
+            time::OffsetDateTime::now_utc(),
+        );
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
+            .body(body)
+            .map_err(|e| failed(target, e))?;
+        *req.headers_mut() = headers;
+        let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| failed(target, format!("cannot connect: {e}")))?;
+        let resp = if tls {
+            let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| failed(target, e))?;
+            let stream = self
+                .tls
+                .connect(name, stream)
+                .await
+                .map_err(|e| failed(target, format!("TLS: {e}")))?;
+            send_on(TokioIo::new(stream), req).await
+        } else {
+            send_on(TokioIo::new(stream), req).await
+        }
+        .map_err(|e| failed(target, e))?;
+        let status = resp.status();
+        let resp_headers = resp.headers().clone();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| failed(target, e))?
+            .to_bytes();
+        if !status.is_success() && status != http::StatusCode::NOT_FOUND {
+            let text = String::from_utf8_lossy(&body);
+            let code = text
+                .split("<Code>")
+                .nth(1)
+                .and_then(|t| t.split("</Code>").next())
+                .unwrap_or("");
+            return Err(failed(target, format!("answered {} {code}", status.as_u16())));
+        }
+        Ok((status, resp_headers, body))
+    }
+}
+
+async fn send_on<I, B>(io: I, req: Request<B>) -> Result<http::Response<hyper::body::Incoming>, hyper::Error>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
+    tokio::spawn(conn);
+    sender.send_request(req).await
+}
+
+/// A 404 is an answer only HEAD takes as one.
+fn success((status, _, _): (http::StatusCode, HeaderMap, Bytes)) -> S3Result<()> {
+    if status == http::StatusCode::NOT_FOUND {
+        return Err(S3Error::new(ErrorCode::ServiceUnavailable).msg("replication target answered 404"));
+    }
+    Ok(())
+}
+
+fn object_path(bucket: &str, key: &str) -> String {
+    format!("/{bucket}/{}", percent_encoding::utf8_percent_encode(key, PATH))
+}
+
+fn insert(h: &mut HeaderMap, name: &str, value: &str) {
+    if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        h.insert(n, v);
+    }
+}
+
+/// The request headers that carry a version's content headers, metadata, tags, class,
+/// encryption, lock and digests.
+fn put_headers(put: &RemotePut<'_>) -> HeaderMap {
+    let v = put.version;
+    let mut h = HeaderMap::new();
+    let c = &v.headers;
+    for (name, value) in [
+        ("content-type", &c.content_type),
+        ("content-encoding", &c.content_encoding),
+        ("content-disposition", &c.content_disposition),
+        ("content-language", &c.content_language),
+        ("cache-control", &c.cache_control),
+        ("expires", &c.expires),
+        ("x-amz-website-redirect-location", &c.website_redirect),
+    ] {
+        if let Some(value) = value {
+            insert(&mut h, name, value);
+        }
+    }
+    for (k, val) in &v.user_meta {
+        insert(
+            &mut h,
+            &format!("x-amz-meta-{k}"),
+            &ksan_proto::header_text::encode(val),
+        );
+    }
+    if !v.tags.is_empty() {
+        let tags: Vec<String> = v
+            .tags
+            .iter()
+            .map(|(k, val)| {
+                format!(
+                    "{}={}",
+                    percent_encoding::utf8_percent_encode(k, QUERY),
+                    percent_encoding::utf8_percent_encode(val, QUERY)
+                )
+            })
+            .collect();
+        insert(&mut h, "x-amz-tagging", &tags.join("&"));
+    }
+    if let Some(class) = put.storage_class.or(v.storage_class) {
+        insert(&mut h, "x-amz-storage-class", class.as_str());
+    }
+    match &put.sse {
+        None => {}
+        Some(RemoteSse::S3) => insert(&mut h, "x-amz-server-side-encryption", "AES256"),
+        Some(RemoteSse::Kms(key)) => {
+            insert(&mut h, "x-amz-server-side-encryption", "aws:kms");
+            insert(&mut h, "x-amz-server-side-encryption-aws-kms-key-id", key);
+        }
+    }
+    if let Some(r) = &v.lock.retention {
+        insert(&mut h, "x-amz-object-lock-mode", r.mode.as_str());
+        insert(
+            &mut h,
+            "x-amz-object-lock-retain-until-date",
+            &ksan_api::format_iso8601(r.until_ms),
+        );
+    }
+    if v.lock.legal_hold {
+        insert(&mut h, "x-amz-object-lock-legal-hold", "ON");
+    }
+    // Digests the target checks: the ETag when it is the MD5, the whole-object checksum.
+    if let Ok(md5) = hex::decode(&v.etag)
+        && md5.len() == 16
+    {
+        insert(
+            &mut h,
+            "content-md5",
+            &base64::engine::general_purpose::STANDARD.encode(md5),
+        );
+    }
+    if let Some(cs) = &v.checksum
+        && v.checksum_type != Some(ChecksumType::Composite)
+    {
+        insert(&mut h, cs.algorithm.header_name(), &cs.value);
+    }
+    h
+}
+
+#[async_trait::async_trait]
+impl RemoteSink for HttpSink {
+    async fn put_object(&self, target: &Target, put: RemotePut<'_>, body: BodyStream) -> S3Result<()> {
+        let mut headers = put_headers(&put);
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(put.version.size));
+        let stream = body.map(|chunk| chunk.map(Frame::data));
+        let body = StreamBody::new(stream);
+        self.send(
+            target,
+            Method::PUT,
+            &object_path(put.bucket, &put.version.key),
+            headers,
+            "UNSIGNED-PAYLOAD",
+            body,
+        )
+        .await
+        .and_then(success)
+    }
+
+    async fn head_object(&self, target: &Target, bucket: &str, key: &str) -> S3Result<Option<(String, i64)>> {
+        let payload = hex::encode(Sha256::digest(b""));
+        let (status, headers, _) = self
+            .send(
+                target,
+                Method::HEAD,
+                &object_path(bucket, key),
+                HeaderMap::new(),
+                &payload,
+                Full::new(Bytes::new()),
+            )
+            .await?;
+        if status == http::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let text = |name: http::header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        let etag = text(http::header::ETAG)
+            .unwrap_or_default()
+            .trim_matches('"')
+            .to_owned();
+        let modified = text(http::header::LAST_MODIFIED)
+            .and_then(ksan_api::parse_http_date)
+            .unwrap_or(0);
+        Ok(Some((etag, modified)))
+    }
+
+    async fn delete_object(&self, target: &Target, bucket: &str, key: &str) -> S3Result<()> {
+        let payload = hex::encode(Sha256::digest(b""));
+        self.send(
+            target,
+            Method::DELETE,
+            &object_path(bucket, key),
+            HeaderMap::new(),
+            &payload,
+            Full::new(Bytes::new()),
+        )
+        .await
+        .and_then(success)
+    }
+
+    async fn put_tagging(&self, target: &Target, bucket: &str, key: &str, tags: &[(String, String)]) -> S3Result<()> {
+        let doc = Tagging { tags: tags.to_vec() }.to_xml();
+        let mut headers = HeaderMap::new();
+        let md5 = base64::engine::general_purpose::STANDARD.encode(<md5::Md5 as md5::Digest>::digest(doc.as_bytes()));
+        insert(&mut headers, "content-md5", &md5);
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(doc.len()));
+        let payload = hex::encode(Sha256::digest(doc.as_bytes()));
+        let path = format!("{}?tagging", object_path(bucket, key));
+        self.send(
+            target,
+            Method::PUT,
+            &path,
+            headers,
+            &payload,
+            Full::new(Bytes::from(doc)),
+        )
+        .await
+        .and_then(success)
+    }
+}
