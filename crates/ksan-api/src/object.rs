@@ -40,7 +40,10 @@ impl S3Api {
             sse: self.write_request(ctx)?,
         };
         let echo_checksum = req.body.checksum.is_some();
-        let v = self.engine.put_object(req, ctx.take_body()).await?;
+        let v = match self.replica_identity(ctx)? {
+            Some(identity) => self.engine.put_replica(req, identity, ctx.take_body()).await?,
+            None => self.engine.put_object(req, ctx.take_body()).await?,
+        };
         let mut b = Response::builder()
             .status(StatusCode::OK)
             .header(http::header::ETAG, v.quoted_etag());
@@ -168,9 +171,37 @@ impl S3Api {
         Ok(resp)
     }
 
+    /// The identity a replica from another ksan carries (`x-ksan-replica`): only the root
+    /// user may send it (403 AccessDenied for anyone else).
+    fn replica_identity(&self, ctx: &Ctx) -> S3Result<Option<ksan_engine::targets::ReplicaIdentity>> {
+        let Some(header) = ctx.header("x-ksan-replica") else {
+            return Ok(None);
+        };
+        if !ctx.principal.user().is_some_and(|u| u.root) {
+            return Err(S3Error::new(ErrorCode::AccessDenied)
+                .msg("x-ksan-replica is for replication from another ksan, with this server's root credentials"));
+        }
+        ksan_engine::targets::ReplicaIdentity::parse(header, ctx.header("x-ksan-replica-etag")).map(Some)
+    }
+
     pub(crate) async fn delete_object(&self, ctx: &Ctx, version: Option<VersionId>) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx).await?;
         let (owner, display) = ctx.owner();
+        if let Some(identity) = self.replica_identity(ctx)? {
+            if version.is_some() {
+                return Err(S3Error::new(ErrorCode::InvalidRequest).msg("a replica's delete marker has no versionId"));
+            }
+            let marker = self
+                .engine
+                .put_replica_marker(bucket.name(), ctx.key(), identity, (&owner, &display))
+                .await?;
+            return Response::builder()
+                .status(StatusCode::NO_CONTENT)
+                .header("x-amz-delete-marker", "true")
+                .header("x-amz-version-id", marker.version_id_str())
+                .body(ResponseBody::empty())
+                .map_err(S3Error::internal);
+        }
         let bypass = self.bypasses_governance(ctx, &bucket);
         let out = self
             .engine

@@ -306,6 +306,99 @@ impl Engine {
             .await
     }
 
+    /// A replica from another ksan (`targets::ReplicaIdentity`): PutObject's checks and
+    /// storage, then the version is written at the source's uid, with its version id, time
+    /// and ETag, marked REPLICA, and without going out again. Carried twice, it is there
+    /// once: the second copy's bytes are dropped. The bucket must have versioning enabled.
+    pub async fn put_replica(
+        &self,
+        mut req: PutObjectRequest,
+        identity: crate::targets::ReplicaIdentity,
+        body: BodyStream,
+    ) -> S3Result<ObjectVersion> {
+        let state = self.bucket_state(&req.bucket).await?;
+        let sealing = self.keyring.sealing(&state, req.sse.as_ref()).await?;
+        req.object.sse = sealing.as_ref().map(|s| s.mode.clone());
+        req.object.lock = crate::lock::new_version_lock(&state, req.object.lock, crate::now_ms())?;
+        let algorithm = req
+            .body
+            .checksum
+            .as_ref()
+            .map_or(ChecksumAlgorithm::Crc64Nvme, |c| c.algorithm);
+        let received = self
+            .receive(body, &req.body, &[algorithm], true, sealing.as_ref())
+            .await?;
+        let (data, inline) = match &received {
+            Received::Inline { bytes, .. } => (DataLocation::Inline, Some(bytes.clone())),
+            Received::Blob { id, .. } => (DataLocation::Blob(*id), None),
+        };
+        let content = Content {
+            size: received.size(),
+            etag: hex::encode(received.digests().md5),
+            checksum: received.checksum(),
+            checksum_type: None,
+            data,
+            sealed: received.sealed(),
+        };
+        let mut version = ObjectVersion::new(req.key, req.object, content);
+        identity.stamp(&mut version);
+        let result = self.commit_replica(&req.bucket, version, inline).await;
+        match &result {
+            Ok((_, true)) => {}
+            _ => self.discard(&received),
+        }
+        result.map(|(v, _)| v)
+    }
+
+    /// A delete marker from another ksan, at the source marker's uid (see `put_replica`).
+    pub async fn put_replica_marker(
+        &self,
+        bucket: &str,
+        key: &str,
+        identity: crate::targets::ReplicaIdentity,
+        owner: (&str, &str),
+    ) -> S3Result<ObjectVersion> {
+        let mut marker = ObjectVersion::delete_marker(key.to_owned(), owner.0.to_owned(), owner.1.to_owned());
+        identity.stamp(&mut marker);
+        marker.etag = String::new();
+        Ok(self.commit_replica(bucket, marker, None).await?.0)
+    }
+
+    /// Write a replica version (see `put_replica`); (the version there, whether this one was
+    /// written).
+    async fn commit_replica(
+        &self,
+        bucket: &str,
+        version: ObjectVersion,
+        inline: Option<Bytes>,
+    ) -> S3Result<(ObjectVersion, bool)> {
+        let bucket = bucket.to_owned();
+        self.write(move |txn| {
+            let (bucket, version, inline) = (bucket.clone(), version.clone(), inline.clone());
+            Box::pin(async move {
+                let record = load_bucket(txn, &bucket).await?;
+                if record.versioning != Versioning::Enabled {
+                    return Err(S3Error::new(ErrorCode::InvalidRequest)
+                        .msg("replicas go only to buckets with versioning enabled"));
+                }
+                let at = keys::version(&bucket, &version.key, &version.uid);
+                if let Some(there) = store::get_for_update::<ObjectVersion>(&*txn, &at).await? {
+                    return Ok((there, false));
+                }
+                if !version.delete_marker {
+                    let data = match &inline {
+                        Some(bytes) => NewData::Inline(bytes),
+                        None => NewData::NewBlob,
+                    };
+                    reference_data(txn, &version, data).await?;
+                }
+                crate::versions::place_version(txn, &bucket, &version).await?;
+                Ok((version, true))
+            })
+        })
+        .await
+    }
+
     /// The version for bytes just received (inline or a new blob), committed as a new version
     /// of `key`; on failure the new blob is removed.
     async fn commit_received(

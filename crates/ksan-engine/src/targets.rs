@@ -24,6 +24,9 @@ pub struct TargetRecord {
     pub access_key: String,
     /// The secret key, sealed.
     pub sealed_secret: Vec<u8>,
+    /// The target is another ksan: replicas keep their version ids and times there.
+    #[serde(default)]
+    pub ksan: bool,
 }
 
 /// A target as the admin API lists it: no secret.
@@ -37,6 +40,9 @@ pub struct TargetInfo {
     pub region: String,
     /// Its access key.
     pub access_key: String,
+    /// It is another ksan.
+    #[serde(default)]
+    pub ksan: bool,
 }
 
 /// A target with its secret opened, for the sink.
@@ -52,6 +58,8 @@ pub struct Target {
     pub access_key: String,
     /// Its secret key.
     pub secret_key: String,
+    /// It is another ksan.
+    pub ksan: bool,
 }
 
 impl std::fmt::Debug for Target {
@@ -83,6 +91,8 @@ pub struct RemotePut<'a> {
     pub storage_class: Option<StorageClass>,
     /// The replica's encryption.
     pub sse: Option<RemoteSse>,
+    /// Its identity, for a target that is another ksan.
+    pub replica: Option<ReplicaIdentity>,
 }
 
 /// Writes replicas to other S3 endpoints: ordinary S3 requests, signed.
@@ -93,10 +103,25 @@ pub trait RemoteSink: Send + Sync + 'static {
     /// HeadObject of the key's current version: (ETag without quotes, Last-Modified in ms), or
     /// None if there is none.
     async fn head_object(&self, target: &Target, bucket: &str, key: &str) -> S3Result<Option<(String, i64)>>;
-    /// DeleteObject without a version id (the target makes its own delete marker).
-    async fn delete_object(&self, target: &Target, bucket: &str, key: &str) -> S3Result<()>;
-    /// PutObjectTagging on the key's current version.
-    async fn put_tagging(&self, target: &Target, bucket: &str, key: &str, tags: &[(String, String)]) -> S3Result<()>;
+    /// DeleteObject without a version id: the target makes a delete marker (another ksan
+    /// makes it at the identity given).
+    async fn delete_object(
+        &self,
+        target: &Target,
+        bucket: &str,
+        key: &str,
+        replica: Option<&ReplicaIdentity>,
+    ) -> S3Result<()>;
+    /// PutObjectTagging, on the version with this id (another ksan has the same ids) or on
+    /// the key's current version.
+    async fn put_tagging(
+        &self,
+        target: &Target,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        tags: &[(String, String)],
+    ) -> S3Result<()>;
 }
 
 fn no_target(name: &str) -> S3Error {
@@ -104,14 +129,15 @@ fn no_target(name: &str) -> S3Error {
 }
 
 impl Engine {
-    /// Register (or replace) a target; its secret is stored sealed.
+    /// Register (or replace) a target; its secret is stored sealed. `ksan`: it is another
+    /// ksan, whose root credentials these are.
     pub async fn put_target(
         &self,
         name: &str,
         endpoint: &str,
         region: &str,
-        access_key: &str,
-        secret_key: &str,
+        (access_key, secret_key): (&str, &str),
+        ksan: bool,
     ) -> S3Result<()> {
         let valid_name = !name.is_empty()
             && name.len() <= 63
@@ -136,6 +162,7 @@ impl Engine {
             region: region.to_owned(),
             access_key: access_key.to_owned(),
             sealed_secret: self.keyring.seal_target_secret(name, secret_key)?,
+            ksan,
         };
         let record = Arc::new(record);
         self.write(move |txn| {
@@ -158,6 +185,7 @@ impl Engine {
                     endpoint: t.endpoint,
                     region: t.region,
                     access_key: t.access_key,
+                    ksan: t.ksan,
                 })
             })
             .collect()
@@ -198,6 +226,7 @@ impl Engine {
             endpoint: t.endpoint,
             region: t.region,
             access_key: t.access_key,
+            ksan: t.ksan,
         })
     }
 
@@ -210,5 +239,80 @@ impl Engine {
         self.remote
             .get()
             .ok_or_else(|| S3Error::internal("no remote sink: this engine cannot reach other endpoints"))
+    }
+}
+
+/// Who a replica from another ksan is: the source version's uid (so its version id), its
+/// modification time, and its ETag when that is not the MD5 of its bytes (multipart). Carried
+/// in `x-ksan-replica` (`uid-hex;mtime-ms;id|null`) and `x-ksan-replica-etag`, which only the
+/// destination's root user may send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaIdentity {
+    /// The source version's uid.
+    pub uid: [u8; 16],
+    /// Its modification time (ms).
+    pub last_modified_ms: i64,
+    /// It is the `null` version.
+    pub null: bool,
+    /// Its ETag, when given.
+    pub etag: Option<String>,
+}
+
+impl ReplicaIdentity {
+    /// The identity of a version.
+    pub fn of(v: &ObjectVersion) -> Self {
+        ReplicaIdentity {
+            uid: v.uid,
+            last_modified_ms: v.last_modified_ms,
+            null: v.version_id.is_none(),
+            etag: Some(v.etag.clone()),
+        }
+    }
+
+    /// `x-ksan-replica`'s value.
+    pub fn header(&self) -> String {
+        format!(
+            "{};{};{}",
+            hex::encode(self.uid),
+            self.last_modified_ms,
+            if self.null { "null" } else { "id" }
+        )
+    }
+
+    /// Read `x-ksan-replica` (and `x-ksan-replica-etag`); InvalidArgument if malformed.
+    pub fn parse(header: &str, etag: Option<&str>) -> S3Result<Self> {
+        let bad = || S3Error::new(ErrorCode::InvalidArgument).msg("malformed x-ksan-replica");
+        let mut parts = header.split(';');
+        let (Some(uid), Some(mtime), Some(kind), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let mut raw = [0u8; 16];
+        hex::decode_to_slice(uid, &mut raw).map_err(|_| bad())?;
+        Ok(ReplicaIdentity {
+            uid: raw,
+            last_modified_ms: mtime.parse().map_err(|_| bad())?,
+            null: match kind {
+                "null" => true,
+                "id" => false,
+                _ => return Err(bad()),
+            },
+            etag: etag.map(|e| e.trim_matches('"').to_owned()),
+        })
+    }
+
+    /// Make `v` this replica: its uid, version id, time, ETag, and REPLICA.
+    pub(crate) fn stamp(&self, v: &mut ObjectVersion) {
+        v.uid = self.uid;
+        v.version_id = (!self.null).then(|| hex::encode(self.uid));
+        v.last_modified_ms = self.last_modified_ms;
+        if let Some(etag) = &self.etag {
+            v.etag = etag.clone();
+        }
+        v.replication = Some(crate::replication::ReplicationState {
+            status: crate::replication::ReplicationStatus::Replica,
+            pending: Vec::new(),
+            failed: Vec::new(),
+        });
     }
 }

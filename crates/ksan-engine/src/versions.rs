@@ -114,6 +114,22 @@ pub(crate) async fn insert_version(
     }
 }
 
+/// Write a replica version row at its uid (it need not be the key's newest), replacing the
+/// key's `null` replica if it is one, and keep the latest row in step.
+pub(crate) async fn place_version(txn: &mut dyn WriteOps, bucket: &str, r: &ObjectVersion) -> S3Result<()> {
+    if r.version_id.is_none() {
+        if let Some(old_uid) = null_uid(&*txn, bucket, &r.key).await?
+            && old_uid != r.uid
+            && let Some(old) = store::get::<ObjectVersion>(&*txn, &keys::version(bucket, &r.key, &old_uid)).await?
+        {
+            remove_version(txn, bucket, &old).await?;
+        }
+        store::put_raw(txn, &keys::null_version(bucket, &r.key), &r.uid)?;
+    }
+    store::put(txn, &keys::version(bucket, &r.key, &r.uid), r)?;
+    refresh_latest(txn, bucket, &r.key).await
+}
+
 /// Remove one version row and release what it references. The caller refreshes the latest row.
 pub(crate) async fn remove_version(txn: &mut dyn WriteOps, bucket: &str, v: &ObjectVersion) -> S3Result<()> {
     store::delete(txn, &keys::version(bucket, &v.key, &v.uid))?;

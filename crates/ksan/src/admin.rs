@@ -95,6 +95,10 @@ pub struct AddTarget {
     pub region: String,
     pub access_key: String,
     pub secret_key: String,
+    /// The target is another ksan (these are its root credentials): replicas keep their
+    /// version ids and times.
+    #[serde(default)]
+    pub ksan: bool,
 }
 
 fn default_region() -> String {
@@ -287,7 +291,13 @@ impl Admin {
                 };
                 match self
                     .engine
-                    .put_target(&req.name, &req.endpoint, &req.region, &req.access_key, &req.secret_key)
+                    .put_target(
+                        &req.name,
+                        &req.endpoint,
+                        &req.region,
+                        (&req.access_key, &req.secret_key),
+                        req.ksan,
+                    )
                     .await
                 {
                     Ok(()) => text(StatusCode::CREATED, ""),

@@ -91,6 +91,10 @@ enum TargetCommand {
         /// The region requests to it are signed for
         #[arg(long = "target-region", default_value = "us-east-1")]
         target_region: String,
+        /// The target is another ksan and these are its root credentials: replicas keep
+        /// their version ids, modification times and ETags there
+        #[arg(long)]
+        ksan: bool,
     },
     /// List the targets (never their secrets).
     List,
@@ -388,6 +392,7 @@ async fn run_targets(command: TargetCommand, admin: client::AdminArgs) -> Result
             access_key,
             secret_key,
             target_region,
+            ksan,
         } => {
             let body = serde_json::to_vec(&admin::AddTarget {
                 name: name.clone(),
@@ -395,6 +400,7 @@ async fn run_targets(command: TargetCommand, admin: client::AdminArgs) -> Result
                 region: target_region,
                 access_key,
                 secret_key,
+                ksan,
             })?;
             client.call("POST", "/admin/v1/replication-targets", body).await?;
             println!("target {name} registered: name it as arn:ksan:replication::{name}:BUCKET");
@@ -403,7 +409,8 @@ async fn run_targets(command: TargetCommand, admin: client::AdminArgs) -> Result
             let targets: Vec<ksan_engine::targets::TargetInfo> =
                 serde_json::from_slice(&client.call("GET", "/admin/v1/replication-targets", Vec::new()).await?)?;
             for t in targets {
-                println!("{}\t{}\t{}\t{}", t.name, t.endpoint, t.region, t.access_key);
+                let kind = if t.ksan { "ksan" } else { "s3" };
+                println!("{}\t{kind}\t{}\t{}\t{}", t.name, t.endpoint, t.region, t.access_key);
             }
         }
         TargetCommand::Remove { name } => {

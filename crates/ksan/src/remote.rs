@@ -13,7 +13,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 use hyper_util::rt::TokioIo;
-use ksan_engine::targets::{RemotePut, RemoteSink, RemoteSse, Target};
+use ksan_engine::targets::{RemotePut, RemoteSink, RemoteSse, ReplicaIdentity, Target};
 use ksan_proto::documents::{Tagging, XmlDocument};
 use ksan_types::{BodyStream, ChecksumType, ErrorCode, S3Error, S3Result};
 use sha2::{Digest, Sha256};
@@ -236,6 +236,10 @@ fn put_headers(put: &RemotePut<'_>) -> HeaderMap {
     {
         insert(&mut h, cs.algorithm.header_name(), &cs.value);
     }
+    if let Some(id) = &put.replica {
+        insert(&mut h, "x-ksan-replica", &id.header());
+        insert(&mut h, "x-ksan-replica-etag", &v.etag);
+    }
     h
 }
 
@@ -284,13 +288,23 @@ impl RemoteSink for HttpSink {
         Ok(Some((etag, modified)))
     }
 
-    async fn delete_object(&self, target: &Target, bucket: &str, key: &str) -> S3Result<()> {
+    async fn delete_object(
+        &self,
+        target: &Target,
+        bucket: &str,
+        key: &str,
+        replica: Option<&ReplicaIdentity>,
+    ) -> S3Result<()> {
         let payload = hex::encode(Sha256::digest(b""));
+        let mut headers = HeaderMap::new();
+        if let Some(id) = replica {
+            insert(&mut headers, "x-ksan-replica", &id.header());
+        }
         self.send(
             target,
             Method::DELETE,
             &object_path(bucket, key),
-            HeaderMap::new(),
+            headers,
             &payload,
             Full::new(Bytes::new()),
         )
@@ -298,14 +312,24 @@ impl RemoteSink for HttpSink {
         .and_then(success)
     }
 
-    async fn put_tagging(&self, target: &Target, bucket: &str, key: &str, tags: &[(String, String)]) -> S3Result<()> {
+    async fn put_tagging(
+        &self,
+        target: &Target,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        tags: &[(String, String)],
+    ) -> S3Result<()> {
         let doc = Tagging { tags: tags.to_vec() }.to_xml();
         let mut headers = HeaderMap::new();
         let md5 = base64::engine::general_purpose::STANDARD.encode(<md5::Md5 as md5::Digest>::digest(doc.as_bytes()));
         insert(&mut headers, "content-md5", &md5);
         headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(doc.len()));
         let payload = hex::encode(Sha256::digest(doc.as_bytes()));
-        let path = format!("{}?tagging", object_path(bucket, key));
+        let path = match version_id {
+            Some(v) => format!("{}?tagging&versionId={v}", object_path(bucket, key)),
+            None => format!("{}?tagging", object_path(bucket, key)),
+        };
         self.send(
             target,
             Method::PUT,

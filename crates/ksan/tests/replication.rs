@@ -659,13 +659,15 @@ fn targets_cli(server: &TestServer, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Register `name` on `server`, pointing at `endpoint` with the root access key and `secret`.
+/// Register `name` on `server` as another ksan at `endpoint`, with the root access key and
+/// `secret`.
 fn add_target(server: &TestServer, name: &str, endpoint: &str, secret: &str) {
     targets_cli(
         server,
         &[
             "add",
             name,
+            "--ksan",
             "--target-endpoint",
             endpoint,
             "--access-key",
@@ -690,7 +692,7 @@ async fn metric(server: &TestServer, line_prefix: &str) -> f64 {
 /// shows in the target list.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_server_takes_the_versions() {
-    let src = TestServer::start();
+    let mut src = TestServer::start();
     let mut dst = TestServer::start();
     let (c, d) = (src.client(), dst.client());
     c.create_bucket().bucket("local").send().await.unwrap();
@@ -757,10 +759,37 @@ async fn another_server_takes_the_versions() {
             && status(&c, "local", "big", &big).await.as_deref() == Some("COMPLETED")
     })
     .await;
-    let got = d.get_object().bucket("remote").key("big").send().await.unwrap();
-    assert_eq!(got.body.collect().await.unwrap().into_bytes().to_vec(), big_body);
-    let got = d.get_object().bucket("remote").key("a").send().await.unwrap();
-    assert_eq!(got.body.collect().await.unwrap().into_bytes().to_vec(), b"alpha");
+    // Between two ksan servers a replica keeps its version id, time, ETag and checksum.
+    for (key, vid) in [("big", &big), ("a", &small)] {
+        let there = d
+            .get_object()
+            .bucket("remote")
+            .key(key)
+            .version_id(vid)
+            .send()
+            .await
+            .unwrap();
+        let here = c
+            .head_object()
+            .bucket("local")
+            .key(key)
+            .version_id(vid)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(there.e_tag(), here.e_tag(), "{key}");
+        assert_eq!(there.last_modified(), here.last_modified(), "{key}");
+        assert_eq!(there.replication_status().map(|s| s.as_str()), Some("REPLICA"));
+        let bytes = there.body.collect().await.unwrap().into_bytes().to_vec();
+        assert_eq!(
+            bytes,
+            if key == "a" {
+                b"alpha".to_vec()
+            } else {
+                big_body.clone()
+            }
+        );
+    }
     c.put_object_tagging()
         .bucket("local")
         .key("a")
@@ -782,11 +811,40 @@ async fn another_server_takes_the_versions() {
             .is_ok_and(|t| t.tag_set().len() == 1)
     })
     .await;
-    c.delete_object().bucket("local").key("a").send().await.unwrap();
-    eventually("marker replicated", || async {
-        d.head_object().bucket("remote").key("a").send().await.is_err()
+    let marker = c
+        .delete_object()
+        .bucket("local")
+        .key("a")
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned();
+    eventually("marker replicated with its version id", || async {
+        versions_of(&d, "remote", "a").await.get(&marker) == Some(&true)
     })
     .await;
+    // Only the root user may send a replica's identity: a user allowed to write the bucket
+    // is refused with it, and served without it.
+    let mallory = ("MALLORYACCESSKEY0001", "mallory-secret-key-00000000000000000001");
+    dst.create_user("mallory", mallory.0, mallory.1);
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::mallory:root"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::remote/*"}]}"#;
+    d.put_bucket_policy()
+        .bucket("remote")
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let forged = [("x-ksan-replica", "00000000000000000000000000000001;1;id")];
+    let (code, _, refusal) = dst
+        .signed_as(mallory, "PUT", "/remote/forged", &forged, b"x".to_vec(), None)
+        .await;
+    assert_eq!(code.as_u16(), 403, "{}", String::from_utf8_lossy(&refusal));
+    let (code, _, _) = dst
+        .signed_as(mallory, "PUT", "/remote/plain", &[], b"x".to_vec(), None)
+        .await;
+    assert_eq!(code.as_u16(), 200);
 
     // The destination is down while 500 objects are written: all wait, then arrive once.
     dst.kill9();
@@ -833,6 +891,11 @@ async fn another_server_takes_the_versions() {
     }
     assert_eq!(per_key.len(), 500, "every object arrived");
     assert!(per_key.values().all(|n| *n == 1), "and once");
+    for v in out.versions() {
+        let key = v.key().unwrap_or_default();
+        let (_, vid) = written.iter().find(|(k, _)| k == key).unwrap();
+        assert_eq!(v.version_id(), Some(vid.as_str()), "{key} keeps its version id");
+    }
     eventually("all COMPLETED", || async {
         for (key, vid) in written.iter().step_by(25) {
             if status(&c, "local", key, vid).await.as_deref() != Some("COMPLETED") {
@@ -865,6 +928,47 @@ async fn another_server_takes_the_versions() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(d.head_object().bucket("remote").key("refused").send().await.is_ok());
+
+    // The source is killed while it replicates; after its restart every object arrives
+    // once, byte-identical, with its version id.
+    let mut crashed = Vec::new();
+    for i in 0..200 {
+        let key = format!("crash/{i:03}");
+        let body = pattern(i, 1000 + i as usize);
+        crashed.push((key.clone(), put(&c, "local", &key, body).await));
+    }
+    src.kill9();
+    src.restart();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = d
+            .list_object_versions()
+            .bucket("remote")
+            .prefix("crash/")
+            .send()
+            .await
+            .unwrap();
+        if out.versions().len() >= 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {} arrived", out.versions().len());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let out = d
+        .list_object_versions()
+        .bucket("remote")
+        .prefix("crash/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.versions().len(), 200, "each once");
+    for (i, (key, vid)) in crashed.iter().enumerate() {
+        assert_eq!(
+            body(&d, "remote", key, vid).await,
+            Some(pattern(i as u64, 1000 + i)),
+            "{key}"
+        );
+    }
 }
 
 /// A moto server (PyPI `moto[server]`) on a free loopback port, killed when dropped.

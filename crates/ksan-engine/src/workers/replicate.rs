@@ -33,8 +33,8 @@ use crate::replication::{
     targets_for,
 };
 use crate::sse::SseRequest;
-use crate::targets::{RemotePut, RemoteSse};
-use crate::versions::{NewData, refresh_latest, remove_version, rewrite_version};
+use crate::targets::{RemotePut, RemoteSse, ReplicaIdentity};
+use crate::versions::{NewData, rewrite_version};
 use crate::{Engine, now_ms, store};
 
 /// Carries out replication items.
@@ -359,7 +359,7 @@ impl Engine {
                                     crate::versions::reference_data(txn, &r, NewData::NewBlob).await?;
                                 }
                             }
-                            place(txn, &dest_name, &r).await?;
+                            crate::versions::place_version(txn, &dest_name, &r).await?;
                         }
                     }
                     settle(txn, &bucket, &mut src, &rule_id).await?;
@@ -409,10 +409,13 @@ impl Engine {
         let sink = self.remote_sink()?.clone();
         let dest_bucket = rule.destination.bucket.as_str();
         let Some(handle) = handle else {
+            let identity = target.ksan.then(|| ReplicaIdentity::of(src));
             if src.delete_marker {
-                sink.delete_object(&target, dest_bucket, &src.key).await?;
+                sink.delete_object(&target, dest_bucket, &src.key, identity.as_ref())
+                    .await?;
             } else {
-                sink.put_tagging(&target, dest_bucket, &src.key, &src.tags).await?;
+                let vid = if target.ksan { Some(src.version_id_str()) } else { None };
+                sink.put_tagging(&target, dest_bucket, &src.key, vid, &src.tags).await?;
             }
             return self.settle_remote(bucket, src, rule, 0).await;
         };
@@ -430,11 +433,15 @@ impl Engine {
             }
         };
         // A version the target already has (its PUT went through, then this server died
-        // before it could record that) is not written twice: the target's current version
-        // has its ETag and was written after it.
-        let there = sink.head_object(&target, dest_bucket, &src.key).await?;
-        if there.is_some_and(|(etag, modified)| etag == src.etag && modified / 1000 >= src.last_modified_ms / 1000) {
-            return self.settle_remote(bucket, src, rule, 0).await;
+        // before it could record that) is not written twice: another ksan keeps one copy
+        // per uid; of a foreign endpoint we ask whether its current version has this ETag and
+        // was written after this version.
+        if !target.ksan {
+            let there = sink.head_object(&target, dest_bucket, &src.key).await?;
+            if there.is_some_and(|(etag, modified)| etag == src.etag && modified / 1000 >= src.last_modified_ms / 1000)
+            {
+                return self.settle_remote(bucket, src, rule, 0).await;
+            }
         }
         let body = self.read(&handle, 0, src.size).await?;
         let put = RemotePut {
@@ -442,6 +449,7 @@ impl Engine {
             version: src,
             storage_class: rule.destination.storage_class,
             sse,
+            replica: target.ksan.then(|| ReplicaIdentity::of(src)),
         };
         sink.put_object(&target, put, body).await?;
         self.settle_remote(bucket, src, rule, src.size).await
@@ -638,20 +646,4 @@ async fn settle(txn: &mut dyn ksan_meta::WriteOps, bucket: &str, src: &mut Objec
         rewrite_version(txn, bucket, src).await?;
     }
     Ok(())
-}
-
-/// Write a replica version row at its uid (it need not be the key's newest), replacing the
-/// key's `null` replica if it is one, and keep the latest row in step.
-async fn place(txn: &mut dyn ksan_meta::WriteOps, bucket: &str, r: &ObjectVersion) -> S3Result<()> {
-    if r.version_id.is_none() {
-        if let Some(old_uid) = crate::versions::null_uid(&*txn, bucket, &r.key).await?
-            && old_uid != r.uid
-            && let Some(old) = store::get::<ObjectVersion>(&*txn, &keys::version(bucket, &r.key, &old_uid)).await?
-        {
-            remove_version(txn, bucket, &old).await?;
-        }
-        store::put_raw(txn, &keys::null_version(bucket, &r.key), &r.uid)?;
-    }
-    store::put(txn, &keys::version(bucket, &r.key, &r.uid), r)?;
-    refresh_latest(txn, bucket, &r.key).await
 }
