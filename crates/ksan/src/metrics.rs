@@ -226,5 +226,21 @@ pub fn render_replication(
             let _ = writeln!(s, "{name}{{target=\"{t}\"}} {value}");
         }
     }
+    let _ = writeln!(
+        s,
+        "# HELP ksan_replication_latency_seconds From a version's write to its replica, over the last 10,000 carried.\n# TYPE ksan_replication_latency_seconds summary"
+    );
+    for t in &targets {
+        let Some(st) = stats.get(*t) else { continue };
+        for q in [0.5, 0.99] {
+            if let Some(ms) = st.latency_quantile(q) {
+                let _ = writeln!(
+                    s,
+                    "ksan_replication_latency_seconds{{target=\"{t}\",quantile=\"{q}\"}} {:.3}",
+                    f64::from(ms) / 1000.0
+                );
+            }
+        }
+    }
     s
 }

@@ -52,6 +52,24 @@ pub struct TargetStats {
     pub bytes: u64,
     /// Tries it refused.
     pub failures: u64,
+    /// How long the last versions carried waited, from their write to their replica (ms).
+    pub latencies_ms: std::collections::VecDeque<u32>,
+}
+
+/// Latencies kept per destination for the quantiles.
+const LATENCY_SAMPLES: usize = 10_000;
+
+impl TargetStats {
+    /// The `q` quantile (0..=1) of the latencies kept, in ms (None without samples).
+    pub fn latency_quantile(&self, q: f64) -> Option<u32> {
+        let mut all: Vec<u32> = self.latencies_ms.iter().copied().collect();
+        if all.is_empty() {
+            return None;
+        }
+        all.sort_unstable();
+        let i = ((all.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+        all.get(i).copied()
+    }
 }
 
 /// Replication totals by destination (`arn`).
@@ -207,6 +225,19 @@ impl Engine {
         Ok(out)
     }
 
+    /// Count a version carried to `arn`: `written` bytes, made at `created_ms`.
+    fn carried(&self, arn: &str, written: u64, created_ms: i64) {
+        let waited = (now_ms() - created_ms).clamp(0, u32::MAX as i64) as u32;
+        self.replication.update(arn, |t| {
+            t.objects += 1;
+            t.bytes += written;
+            if t.latencies_ms.len() >= LATENCY_SAMPLES {
+                t.latencies_ms.pop_front();
+            }
+            t.latencies_ms.push_back(waited);
+        });
+    }
+
     /// Put an item back, due at `due_ms`; `failed`: it failed (the source version is marked
     /// FAILED for its rule, the destination's failures counted, its tries counted).
     async fn requeue(&self, row: Vec<u8>, mut item: WorkItem, due_ms: i64, failed: bool) -> S3Result<()> {
@@ -318,6 +349,7 @@ impl Engine {
             } => Some(*id),
             _ => None,
         };
+        let (arn, created_ms) = (rule.destination.arn.clone(), src.last_modified_ms);
         let prepared = Arc::new(prepared);
         let rule = Arc::new(rule);
         let result = self
@@ -374,22 +406,8 @@ impl Engine {
             let data = self.data.clone();
             tokio::spawn(async move { data.delete(ksan_data::BlobId(id)).await });
         }
-        let carried = result?;
-        if carried {
-            let arn = self
-                .bucket_state(bucket)
-                .await
-                .ok()
-                .and_then(|s| {
-                    s.get::<ReplicationConfig>()
-                        .and_then(|c| c.rule(rule_id))
-                        .map(|r| r.destination.arn.clone())
-                })
-                .unwrap_or_default();
-            self.replication.update(&arn, |t| {
-                t.objects += 1;
-                t.bytes += written;
-            });
+        if result? {
+            self.carried(&arn, written, created_ms);
         }
         Ok(())
     }
@@ -476,10 +494,7 @@ impl Engine {
             })
         })
         .await?;
-        self.replication.update(&rule.destination.arn, |t| {
-            t.objects += 1;
-            t.bytes += written;
-        });
+        self.carried(&rule.destination.arn, written, src.last_modified_ms);
         Ok(())
     }
 
