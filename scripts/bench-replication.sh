@@ -39,7 +39,8 @@ s3 $A put-bucket-replication --bucket repl --replication-configuration '{"Role":
 T='target="arn:ksan:replication::b:repl"'
 
 restart_a() { # fresh latency samples for the next phase
-  kill -TERM "$PA"; wait "$PA" || true
+  kill -TERM "$PA"
+  while kill -0 "$PA" 2>/dev/null; do sleep 0.05; done
   PA=$(start $A "$DIR/a")
   for _ in $(seq 200); do curl -sf "http://127.0.0.1:$((A+1))/health" > /dev/null && break; sleep 0.1; done
 }

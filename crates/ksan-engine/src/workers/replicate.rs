@@ -105,11 +105,13 @@ impl QueueJob for ReplicationWorker {
     const NAME: &'static str = "replication";
     const QUEUE: Queue = Queue::Replicate;
 
+    /// Items of different keys go at once (up to [`CONCURRENCY`]); a key's items go one
+    /// after the other, in the order they were queued.
     async fn carry_out(&self, engine: &Engine, items: Vec<Claimed>) -> S3Result<Vec<Vec<u8>>> {
+        use futures_util::StreamExt;
         let mut done = Vec::with_capacity(items.len());
-        // Keys whose item failed in this batch, with when it is due again: the key's later
-        // items wait behind it.
-        let mut waiting: HashMap<(String, String), i64> = HashMap::new();
+        let mut groups: Vec<Vec<(Claimed, WorkItem)>> = Vec::new();
+        let mut by_key: HashMap<(String, String), usize> = HashMap::new();
         for claimed in items {
             let Ok(item) = decode::<WorkItem>(&claimed.payload) else {
                 tracing::warn!("replication: dropping an item that does not decode");
@@ -120,21 +122,51 @@ impl QueueJob for ReplicationWorker {
                 Job::Version { key, .. } => Some((item.bucket.clone(), key.clone())),
                 Job::Existing { .. } => None,
             };
-            if let Some(k) = &key
-                && let Some(due) = waiting.get(k).copied()
-            {
-                engine.requeue(claimed.row, item, due + 1, false).await?;
+            match key.as_ref().and_then(|k| by_key.get(k)) {
+                Some(&i) => groups[i].push((claimed, item)),
+                None => {
+                    if let Some(k) = key {
+                        by_key.insert(k, groups.len());
+                    }
+                    groups.push(vec![(claimed, item)]);
+                }
+            }
+        }
+        let results: Vec<S3Result<Vec<Vec<u8>>>> = futures_util::stream::iter(groups)
+            .map(|group| engine.carry_out_key(group))
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for r in results {
+            done.extend(r?);
+        }
+        Ok(done)
+    }
+}
+
+/// Keys replicated at once.
+const CONCURRENCY: usize = 16;
+
+impl Engine {
+    /// One key's items, in order; once one fails, the rest wait behind it. The rows done.
+    async fn carry_out_key(&self, group: Vec<(Claimed, WorkItem)>) -> S3Result<Vec<Vec<u8>>> {
+        let mut done = Vec::with_capacity(group.len());
+        let mut waiting: Option<i64> = None;
+        for (claimed, item) in group {
+            if let Some(due) = waiting {
+                self.requeue(claimed.row, item, due + 1, false).await?;
                 continue;
             }
-            match engine.replicate(&item).await {
+            match self.replicate(&item).await {
                 Ok(()) => done.push(claimed.row),
                 Err(e) => {
                     let due = now_ms() + backoff(item.attempts);
                     tracing::debug!(bucket = item.bucket, error = %e, attempts = item.attempts + 1, "replication failed; will retry");
-                    if let Some(k) = key {
-                        waiting.insert(k, due);
+                    // An existing-objects walk has no key to hold up.
+                    if matches!(item.job, Job::Version { .. }) {
+                        waiting = Some(due);
                     }
-                    engine.requeue(claimed.row, item, due, true).await?;
+                    self.requeue(claimed.row, item, due, true).await?;
                 }
             }
         }
