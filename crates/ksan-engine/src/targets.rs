@@ -112,15 +112,15 @@ pub trait RemoteSink: Send + Sync + 'static {
         key: &str,
         replica: Option<&ReplicaIdentity>,
     ) -> S3Result<()>;
-    /// PutObjectTagging, on the version with this id (another ksan has the same ids) or on
-    /// the key's current version.
-    async fn put_tagging(
+    /// A metadata change: PutObjectTagging with the version's tags, and, given the version's
+    /// id on the target (another ksan has the same ids), PutObjectRetention and
+    /// PutObjectLegalHold with its lock; without it, on the key's current version, tags only.
+    async fn put_metadata(
         &self,
         target: &Target,
         bucket: &str,
-        key: &str,
+        version: &ObjectVersion,
         version_id: Option<&str>,
-        tags: &[(String, String)],
     ) -> S3Result<()>;
 }
 

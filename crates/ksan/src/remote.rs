@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 use hyper_util::rt::TokioIo;
 use ksan_engine::targets::{RemotePut, RemoteSink, RemoteSse, ReplicaIdentity, Target};
-use ksan_proto::documents::{Tagging, XmlDocument};
+use ksan_proto::documents::{LegalHoldDoc, RetentionDoc, Tagging, XmlDocument};
 use ksan_types::{BodyStream, ChecksumType, ErrorCode, S3Error, S3Result};
 use sha2::{Digest, Sha256};
 
@@ -43,6 +43,28 @@ fn failed(target: &Target, what: impl std::fmt::Display) -> S3Error {
 }
 
 impl HttpSink {
+    /// PUT a small XML document (a sub-resource), with its Content-MD5.
+    async fn put_document(&self, target: &Target, path: &str, doc: String, extra: &[(&str, &str)]) -> S3Result<()> {
+        let mut headers = HeaderMap::new();
+        let md5 = base64::engine::general_purpose::STANDARD.encode(<md5::Md5 as md5::Digest>::digest(doc.as_bytes()));
+        insert(&mut headers, "content-md5", &md5);
+        for (name, value) in extra {
+            insert(&mut headers, name, value);
+        }
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(doc.len()));
+        let payload = hex::encode(Sha256::digest(doc.as_bytes()));
+        self.send(
+            target,
+            Method::PUT,
+            path,
+            headers,
+            &payload,
+            Full::new(Bytes::from(doc)),
+        )
+        .await
+        .and_then(success)
+    }
+
     /// A client trusting the system's root certificates.
     pub fn new() -> Result<Self, rustls::Error> {
         let mut roots = rustls::RootCertStore::empty();
@@ -312,33 +334,43 @@ impl RemoteSink for HttpSink {
         .and_then(success)
     }
 
-    async fn put_tagging(
+    async fn put_metadata(
         &self,
         target: &Target,
         bucket: &str,
-        key: &str,
+        version: &ksan_engine::ObjectVersion,
         version_id: Option<&str>,
-        tags: &[(String, String)],
     ) -> S3Result<()> {
-        let doc = Tagging { tags: tags.to_vec() }.to_xml();
-        let mut headers = HeaderMap::new();
-        let md5 = base64::engine::general_purpose::STANDARD.encode(<md5::Md5 as md5::Digest>::digest(doc.as_bytes()));
-        insert(&mut headers, "content-md5", &md5);
-        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(doc.len()));
-        let payload = hex::encode(Sha256::digest(doc.as_bytes()));
-        let path = match version_id {
-            Some(v) => format!("{}?tagging&versionId={v}", object_path(bucket, key)),
-            None => format!("{}?tagging", object_path(bucket, key)),
+        let path = object_path(bucket, &version.key);
+        let on = |sub: &str| match version_id {
+            Some(v) => format!("{path}?{sub}&versionId={v}"),
+            None => format!("{path}?{sub}"),
         };
-        self.send(
+        self.put_document(
             target,
-            Method::PUT,
-            &path,
-            headers,
-            &payload,
-            Full::new(Bytes::from(doc)),
+            &on("tagging"),
+            Tagging {
+                tags: version.tags.clone(),
+            }
+            .to_xml(),
+            &[],
         )
-        .await
-        .and_then(success)
+        .await?;
+        if version_id.is_none() || version.lock.is_empty() {
+            return Ok(());
+        }
+        let retention = RetentionDoc {
+            mode: version.lock.retention.map(|r| r.mode.as_str().to_owned()),
+            retain_until: version.lock.retention.map(|r| ksan_api::format_iso8601(r.until_ms)),
+        };
+        // The source already decided the change was allowed; the target's root may bypass
+        // governance to follow it.
+        let bypass = [("x-amz-bypass-governance-retention", "true")];
+        self.put_document(target, &on("retention"), retention.to_xml(), &bypass)
+            .await?;
+        let hold = LegalHoldDoc {
+            on: version.lock.legal_hold,
+        };
+        self.put_document(target, &on("legal-hold"), hold.to_xml(), &[]).await
     }
 }

@@ -1100,3 +1100,90 @@ async fn a_foreign_s3_server_takes_plain_writes() {
     })
     .await;
 }
+
+/// Between two ksan servers, retention and legal hold set after the write follow the version
+/// (same version id on both sides).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_changes_reach_another_server() {
+    use aws_sdk_s3::primitives::DateTime;
+    use aws_sdk_s3::types::{
+        ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockRetention, ObjectLockRetentionMode,
+    };
+    let src = TestServer::start();
+    let dst = TestServer::start();
+    let (c, d) = (src.client(), dst.client());
+    c.create_bucket()
+        .bucket("locked")
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .unwrap();
+    d.create_bucket()
+        .bucket("locked-copy")
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .unwrap();
+    add_target(&src, "site2", &dst.endpoint(), ROOT_SK);
+    let mut r = rule("lock", 1, prefix(""), "x", false);
+    r.destination = Some(
+        Destination::builder()
+            .bucket("arn:ksan:replication::site2:locked-copy")
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(put_config(&c, "locked", vec![r]).await, "ok");
+    let vid = put(&c, "locked", "k", b"keep me".to_vec()).await;
+    eventually("replicated", || async {
+        status(&c, "locked", "k", &vid).await.as_deref() == Some("COMPLETED")
+    })
+    .await;
+    let until = DateTime::from_secs(time::OffsetDateTime::now_utc().unix_timestamp() + 86_400);
+    c.put_object_retention()
+        .bucket("locked")
+        .key("k")
+        .version_id(&vid)
+        .retention(
+            ObjectLockRetention::builder()
+                .mode(ObjectLockRetentionMode::Governance)
+                .retain_until_date(until)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.put_object_legal_hold()
+        .bucket("locked")
+        .key("k")
+        .version_id(&vid)
+        .legal_hold(
+            ObjectLockLegalHold::builder()
+                .status(ObjectLockLegalHoldStatus::On)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    eventually("retention and hold replicated", || async {
+        let hold = d
+            .get_object_legal_hold()
+            .bucket("locked-copy")
+            .key("k")
+            .version_id(&vid)
+            .send()
+            .await
+            .ok()
+            .and_then(|h| h.legal_hold().and_then(|l| l.status().cloned()));
+        let retention = d
+            .get_object_retention()
+            .bucket("locked-copy")
+            .key("k")
+            .version_id(&vid)
+            .send()
+            .await
+            .ok()
+            .and_then(|r| r.retention().and_then(|r| r.mode().cloned()));
+        hold == Some(ObjectLockLegalHoldStatus::On) && retention == Some(ObjectLockRetentionMode::Governance)
+    })
+    .await;
+}

@@ -465,7 +465,7 @@ impl Engine {
                     .await?;
             } else {
                 let vid = if target.ksan { Some(src.version_id_str()) } else { None };
-                sink.put_tagging(&target, dest_bucket, &src.key, vid, &src.tags).await?;
+                sink.put_metadata(&target, dest_bucket, src, vid).await?;
             }
             return self.settle_remote(bucket, src, rule, 0).await;
         };
