@@ -173,13 +173,27 @@ impl Engine {
     /// on any failure nothing is kept.
     pub(crate) async fn receive(
         &self,
-        mut body: BodyStream,
+        body: BodyStream,
         checks: &BodyChecks,
         algorithms: &[ChecksumAlgorithm],
         inline: bool,
         seal: Option<&Sealing>,
     ) -> S3Result<Received> {
-        let max_size = MAX_PUT_SIZE;
+        self.receive_up_to(body, checks, algorithms, inline, seal, MAX_PUT_SIZE)
+            .await
+    }
+
+    /// As `receive`, with another size limit (a replica of a multipart object may be larger
+    /// than a single PUT).
+    pub(crate) async fn receive_up_to(
+        &self,
+        mut body: BodyStream,
+        checks: &BodyChecks,
+        algorithms: &[ChecksumAlgorithm],
+        inline: bool,
+        seal: Option<&Sealing>,
+        max_size: u64,
+    ) -> S3Result<Received> {
         // Encrypted bytes never live inline: the metadata store would hold them in the clear.
         let threshold = if inline && seal.is_none() {
             self.config.inline_threshold as u64

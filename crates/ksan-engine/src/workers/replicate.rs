@@ -590,7 +590,7 @@ impl Engine {
             .as_ref()
             .map_or(ChecksumAlgorithm::Crc64Nvme, |c| c.algorithm);
         let received = self
-            .receive(stream, &checks, &[algorithm], false, sealing.as_ref())
+            .receive_up_to(stream, &checks, &[algorithm], false, sealing.as_ref(), u64::MAX)
             .await?;
         let crate::objects::Received::Blob { id, size, sealed, .. } = received else {
             return Err(S3Error::internal("a replica's bytes came back inline"));
