@@ -125,6 +125,23 @@ fn bad_checksum(algorithm: ChecksumAlgorithm) -> S3Error {
     ))
 }
 
+/// A version's `Content` for bytes just received, and the bytes if they are to live inline.
+fn content_of(received: &Received) -> (Content, Option<Bytes>) {
+    let (data, inline) = match received {
+        Received::Inline { bytes, .. } => (DataLocation::Inline, Some(bytes.clone())),
+        Received::Blob { id, .. } => (DataLocation::Blob(*id), None),
+    };
+    let content = Content {
+        size: received.size(),
+        etag: hex::encode(received.digests().md5),
+        checksum: received.checksum(),
+        checksum_type: None,
+        data,
+        sealed: received.sealed(),
+    };
+    (content, inline)
+}
+
 /// The bytes of a PUT as received: either small enough to live inline, or a finished blob.
 pub(crate) enum Received {
     Inline {
@@ -303,6 +320,14 @@ impl Engine {
 
     /// PutObject.
     pub async fn put_object(&self, mut req: PutObjectRequest, body: BodyStream) -> S3Result<ObjectVersion> {
+        let received = self.receive_put(&mut req, body).await?;
+        self.commit_received(&req.bucket, req.key, req.object, req.conditions, received)
+            .await
+    }
+
+    /// A PutObject's bytes, received and checked: the bucket's encryption and object lock
+    /// defaults applied to `req.object`.
+    async fn receive_put(&self, req: &mut PutObjectRequest, body: BodyStream) -> S3Result<Received> {
         let state = self.bucket_state(&req.bucket).await?;
         let sealing = self.keyring.sealing(&state, req.sse.as_ref()).await?;
         req.object.sse = sealing.as_ref().map(|s| s.mode.clone());
@@ -313,10 +338,7 @@ impl Engine {
             .checksum
             .as_ref()
             .map_or(ChecksumAlgorithm::Crc64Nvme, |c| c.algorithm);
-        let received = self
-            .receive(body, &req.body, &[algorithm], true, sealing.as_ref())
-            .await?;
-        self.commit_received(&req.bucket, req.key, req.object, req.conditions, received)
+        self.receive(body, &req.body, &[algorithm], true, sealing.as_ref())
             .await
     }
 
@@ -330,30 +352,8 @@ impl Engine {
         identity: crate::targets::ReplicaIdentity,
         body: BodyStream,
     ) -> S3Result<ObjectVersion> {
-        let state = self.bucket_state(&req.bucket).await?;
-        let sealing = self.keyring.sealing(&state, req.sse.as_ref()).await?;
-        req.object.sse = sealing.as_ref().map(|s| s.mode.clone());
-        req.object.lock = crate::lock::new_version_lock(&state, req.object.lock, crate::now_ms())?;
-        let algorithm = req
-            .body
-            .checksum
-            .as_ref()
-            .map_or(ChecksumAlgorithm::Crc64Nvme, |c| c.algorithm);
-        let received = self
-            .receive(body, &req.body, &[algorithm], true, sealing.as_ref())
-            .await?;
-        let (data, inline) = match &received {
-            Received::Inline { bytes, .. } => (DataLocation::Inline, Some(bytes.clone())),
-            Received::Blob { id, .. } => (DataLocation::Blob(*id), None),
-        };
-        let content = Content {
-            size: received.size(),
-            etag: hex::encode(received.digests().md5),
-            checksum: received.checksum(),
-            checksum_type: None,
-            data,
-            sealed: received.sealed(),
-        };
+        let received = self.receive_put(&mut req, body).await?;
+        let (content, inline) = content_of(&received);
         let mut version = ObjectVersion::new(req.key, req.object, content);
         identity.stamp(&mut version);
         let result = self.commit_replica(&req.bucket, version, inline).await;
@@ -423,18 +423,7 @@ impl Engine {
         conditions: WriteConditions,
         received: Received,
     ) -> S3Result<ObjectVersion> {
-        let (data, inline) = match &received {
-            Received::Inline { bytes, .. } => (DataLocation::Inline, Some(bytes.clone())),
-            Received::Blob { id, .. } => (DataLocation::Blob(*id), None),
-        };
-        let content = Content {
-            size: received.size(),
-            etag: hex::encode(received.digests().md5),
-            checksum: received.checksum(),
-            checksum_type: None,
-            data,
-            sealed: received.sealed(),
-        };
+        let (content, inline) = content_of(&received);
         let version = ObjectVersion::new(key, object, content);
         let bucket = bucket.to_owned();
         let result = self

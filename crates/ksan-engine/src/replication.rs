@@ -336,6 +336,31 @@ pub(crate) fn enqueue(txn: &mut dyn WriteOps, item: &WorkItem, due_ms: i64) -> S
     crate::workers::enqueue(txn, Queue::Replicate, due_ms, &crate::records::encode(item)?)
 }
 
+/// Queue one item per rule for a change to `v`.
+pub(crate) fn queue_version(
+    txn: &mut dyn WriteOps,
+    bucket: &str,
+    v: &ObjectVersion,
+    rules: &[String],
+    change: Change,
+    due_ms: i64,
+) -> S3Result<()> {
+    for rule in rules {
+        let item = WorkItem {
+            bucket: bucket.to_owned(),
+            job: Job::Version {
+                key: v.key.clone(),
+                uid: v.uid,
+                rule: rule.clone(),
+                change: Some(change),
+            },
+            attempts: 0,
+        };
+        enqueue(txn, &item, due_ms)?;
+    }
+    Ok(())
+}
+
 /// The outbox (see the module doc): inside the transaction that makes `change` to `v` (about
 /// to be written), mark it PENDING for the rules it goes out by and queue their items.
 pub(crate) async fn outbox(
@@ -353,19 +378,7 @@ pub(crate) async fn outbox(
         return Ok(());
     }
     let now = crate::now_ms();
-    for rule in &rules {
-        let item = WorkItem {
-            bucket: bucket.to_owned(),
-            job: Job::Version {
-                key: v.key.clone(),
-                uid: v.uid,
-                rule: rule.clone(),
-                change: Some(change),
-            },
-            attempts: 0,
-        };
-        enqueue(txn, &item, now)?;
-    }
+    queue_version(txn, bucket, v, &rules, change, now)?;
     match &mut v.replication {
         // A replica keeps its status; its modifications go out all the same.
         Some(state) if state.status == ReplicationStatus::Replica => {}

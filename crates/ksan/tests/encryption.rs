@@ -86,22 +86,6 @@ macro_rules! with_read_key {
     }};
 }
 
-fn make_key(server: &TestServer, id: &str) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ksan"))
-        .args([
-            "kms",
-            "create-key",
-            id,
-            "--endpoint",
-            &format!("http://{}", server.admin),
-        ])
-        .env("KSAN_ROOT_ACCESS_KEY", ROOT_AK)
-        .env("KSAN_ROOT_SECRET_KEY", ROOT_SK)
-        .output()
-        .expect("ksan kms");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
 fn kms(server: &TestServer, args: &[&str]) -> String {
     let endpoint = format!("http://{}", server.admin);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ksan"))

@@ -118,22 +118,6 @@ async fn versions(c: &aws_sdk_s3::Client, bucket: &str) -> (HashMap<String, usiz
     }
 }
 
-/// Poll `check` until it holds or 30 s pass (the executor runs every second here).
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("not reached in 30 s: {what}");
-}
-
 /// A metric's value on the admin port (0 when absent).
 async fn metric(server: &TestServer, line_prefix: &str) -> f64 {
     let (_, _, body) = server.admin_raw("GET", "/metrics").await;

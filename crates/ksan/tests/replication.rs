@@ -75,6 +75,49 @@ async fn put_config(c: &aws_sdk_s3::Client, bucket: &str, rules: Vec<Replication
     )
 }
 
+/// A multipart upload of `body` in 5 MiB parts; its version id.
+async fn multipart_put(c: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &[u8]) -> String {
+    let up = c
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let mut parts = Vec::new();
+    for (n, chunk) in body.chunks(5 * 1024 * 1024).enumerate() {
+        let n = n as i32 + 1;
+        let p = c
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(chunk.to_vec()))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(p.e_tag().unwrap())
+                .build(),
+        );
+    }
+    c.complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned()
+}
+
 async fn put(c: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) -> String {
     c.put_object()
         .bucket(bucket)
@@ -111,21 +154,6 @@ async fn body(c: &aws_sdk_s3::Client, bucket: &str, key: &str, vid: &str) -> Opt
         .await
         .ok()?;
     Some(out.body.collect().await.ok()?.into_bytes().to_vec())
-}
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("not reached in 30 s: {what}");
 }
 
 /// (version id -> is a delete marker) of a key in a bucket.
@@ -291,46 +319,9 @@ async fn versions_reach_their_destinations() {
     .await;
 
     // Multipart and copy.
-    let up = c
-        .create_multipart_upload()
-        .bucket("src")
-        .key("docs/big")
-        .send()
-        .await
-        .unwrap();
-    let id = up.upload_id().unwrap();
-    let part1 = pattern(7, 5 * 1024 * 1024);
-    let mut parts = Vec::new();
-    for (n, bytes) in [(1, part1.clone()), (2, b"tail".to_vec())] {
-        let p = c
-            .upload_part()
-            .bucket("src")
-            .key("docs/big")
-            .upload_id(id)
-            .part_number(n)
-            .body(ByteStream::from(bytes))
-            .send()
-            .await
-            .unwrap();
-        parts.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(p.e_tag().unwrap())
-                .build(),
-        );
-    }
-    let big = c
-        .complete_multipart_upload()
-        .bucket("src")
-        .key("docs/big")
-        .upload_id(id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-        .send()
-        .await
-        .unwrap()
-        .version_id()
-        .unwrap()
-        .to_owned();
+    let mut expected = pattern(7, 5 * 1024 * 1024);
+    expected.extend_from_slice(b"tail");
+    let big = multipart_put(&c, "src", "docs/big", &expected).await;
     let copied = c
         .copy_object()
         .bucket("src")
@@ -347,8 +338,6 @@ async fn versions_reach_their_destinations() {
             && status(&c, "docs-dst", "docs/copy", &copied).await.as_deref() == Some("REPLICA")
     })
     .await;
-    let mut expected = part1;
-    expected.extend_from_slice(b"tail");
     assert_eq!(body(&c, "docs-dst", "docs/big", &big).await.unwrap(), expected);
 
     // Tags set afterwards reach the replica; the tag rule now covers docs/a too.
@@ -495,22 +484,6 @@ async fn a_refusing_destination_fails_then_takes_everything_once() {
     }
     let (_, _, metrics) = server.admin_raw("GET", "/metrics").await;
     assert!(String::from_utf8_lossy(&metrics).contains("ksan_replication_backlog{target=\"arn:aws:s3:::dst\"} 0"));
-}
-
-fn make_key(server: &TestServer, id: &str) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ksan"))
-        .args([
-            "kms",
-            "create-key",
-            id,
-            "--endpoint",
-            &format!("http://{}", server.admin),
-        ])
-        .env("KSAN_ROOT_ACCESS_KEY", ROOT_AK)
-        .env("KSAN_ROOT_SECRET_KEY", ROOT_SK)
-        .output()
-        .expect("ksan kms");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// SSE-S3 replicas share the source's blob; SSE-KMS ones go only by a rule that takes them,
@@ -714,46 +687,7 @@ async fn another_server_takes_the_versions() {
     // A PUT, a multipart upload, tags, a delete marker.
     let small = put(&c, "local", "a", b"alpha".to_vec()).await;
     let big_body = pattern(11, 6 * 1024 * 1024);
-    let up = c
-        .create_multipart_upload()
-        .bucket("local")
-        .key("big")
-        .send()
-        .await
-        .unwrap();
-    let id = up.upload_id().unwrap();
-    let mut parts = Vec::new();
-    for (n, chunk) in big_body.chunks(5 * 1024 * 1024).enumerate() {
-        let n = n as i32 + 1;
-        let p = c
-            .upload_part()
-            .bucket("local")
-            .key("big")
-            .upload_id(id)
-            .part_number(n)
-            .body(ByteStream::from(chunk.to_vec()))
-            .send()
-            .await
-            .unwrap();
-        parts.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(p.e_tag().unwrap())
-                .build(),
-        );
-    }
-    let big = c
-        .complete_multipart_upload()
-        .bucket("local")
-        .key("big")
-        .upload_id(id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-        .send()
-        .await
-        .unwrap()
-        .version_id()
-        .unwrap()
-        .to_owned();
+    let big = multipart_put(&c, "local", "big", &big_body).await;
     eventually("both replicated", || async {
         status(&c, "local", "a", &small).await.as_deref() == Some("COMPLETED")
             && status(&c, "local", "big", &big).await.as_deref() == Some("COMPLETED")

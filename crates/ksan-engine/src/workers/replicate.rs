@@ -638,19 +638,7 @@ impl Engine {
                     if rules.is_empty() {
                         continue;
                     }
-                    for rule in &rules {
-                        let item = WorkItem {
-                            bucket: bucket.clone(),
-                            job: Job::Version {
-                                key: v.key.clone(),
-                                uid: v.uid,
-                                rule: rule.clone(),
-                                change: Some(Change::New),
-                            },
-                            attempts: 0,
-                        };
-                        enqueue(txn, &item, now)?;
-                    }
+                    crate::replication::queue_version(txn, &bucket, &v, &rules, Change::New, now)?;
                     v.replication = Some(ReplicationState {
                         status: ReplicationStatus::Pending,
                         pending: rules,

@@ -546,3 +546,36 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
         .expect("VmHWM")
 }
+
+/// Poll `check` until it holds; panic naming `what` after 30 s.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("not reached in 30 s: {what}");
+}
+
+/// `ksan kms create-key ID` against the server's admin port.
+pub fn make_key(server: &TestServer, id: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ksan"))
+        .args([
+            "kms",
+            "create-key",
+            id,
+            "--endpoint",
+            &format!("http://{}", server.admin),
+        ])
+        .env("KSAN_ROOT_ACCESS_KEY", ROOT_AK)
+        .env("KSAN_ROOT_SECRET_KEY", ROOT_SK)
+        .output()
+        .expect("ksan kms");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
