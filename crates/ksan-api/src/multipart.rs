@@ -26,10 +26,18 @@ impl S3Api {
             .transpose()?;
         let object = self.new_object(ctx, &bucket).await?;
         let sse = self.write_request(ctx)?;
-        let upload = self
-            .engine
-            .create_upload(bucket.name(), ctx.key(), object, algorithm, checksum_type, sse.as_ref())
-            .await?;
+        let upload = match self.replica_identity(ctx)? {
+            Some(identity) => {
+                self.engine
+                    .create_replica_upload(bucket.name(), ctx.key(), object, sse.as_ref(), identity)
+                    .await?
+            }
+            None => {
+                self.engine
+                    .create_upload(bucket.name(), ctx.key(), object, algorithm, checksum_type, sse.as_ref())
+                    .await?
+            }
+        };
         let mut w = XmlWriter::new();
         w.root("InitiateMultipartUploadResult")
             .elem("Bucket", bucket.name())

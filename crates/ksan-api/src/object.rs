@@ -173,7 +173,7 @@ impl S3Api {
 
     /// The identity a replica from another ksan carries (`x-ksan-replica`): only the root
     /// user may send it (403 AccessDenied for anyone else).
-    fn replica_identity(&self, ctx: &Ctx) -> S3Result<Option<ksan_engine::targets::ReplicaIdentity>> {
+    pub(crate) fn replica_identity(&self, ctx: &Ctx) -> S3Result<Option<ksan_engine::targets::ReplicaIdentity>> {
         let Some(header) = ctx.header("x-ksan-replica") else {
             return Ok(None);
         };

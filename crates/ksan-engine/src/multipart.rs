@@ -242,10 +242,37 @@ impl Engine {
         &self,
         bucket: &str,
         key: &str,
-        mut object: NewObject,
+        object: NewObject,
         checksum_algorithm: Option<ChecksumAlgorithm>,
         checksum_type: Option<ChecksumType>,
         sse: Option<&SseRequest>,
+    ) -> S3Result<UploadRecord> {
+        self.create_upload_as(bucket, key, object, (checksum_algorithm, checksum_type), sse, None)
+            .await
+    }
+
+    /// CreateMultipartUpload of a replica from another ksan: the completed object takes the
+    /// source version's identity, as `put_replica` does.
+    pub async fn create_replica_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        object: NewObject,
+        sse: Option<&SseRequest>,
+        identity: crate::targets::ReplicaIdentity,
+    ) -> S3Result<UploadRecord> {
+        self.create_upload_as(bucket, key, object, (None, None), sse, Some(identity))
+            .await
+    }
+
+    async fn create_upload_as(
+        &self,
+        bucket: &str,
+        key: &str,
+        mut object: NewObject,
+        (checksum_algorithm, checksum_type): (Option<ChecksumAlgorithm>, Option<ChecksumType>),
+        sse: Option<&SseRequest>,
+        replica: Option<crate::targets::ReplicaIdentity>,
     ) -> S3Result<UploadRecord> {
         // The upload's parts are sealed as its request (or the bucket's default) says.
         let state = self.bucket_state(bucket).await?;
@@ -273,6 +300,7 @@ impl Engine {
             object,
             checksum_algorithm,
             checksum_type,
+            replica,
         };
         let bytes = Arc::new(crate::records::encode(&upload)?);
         let (bucket, row) = (bucket.to_owned(), keys::upload(bucket, key, &upload.upload_id));
@@ -560,6 +588,23 @@ impl Engine {
                     sealed: None,
                 };
                 let mut version = ObjectVersion::new(key.clone(), upload.object.clone(), content);
+                if let Some(identity) = &upload.replica {
+                    if bucket_record.versioning != crate::Versioning::Enabled {
+                        return Err(S3Error::new(ErrorCode::InvalidRequest)
+                            .msg("replicas go only to buckets with versioning enabled"));
+                    }
+                    let at = keys::version(&bucket, &key, &identity.uid);
+                    if let Some(there) = store::get::<ObjectVersion>(&*txn, &at).await? {
+                        // Carried before: this copy's parts go.
+                        for p in &stored {
+                            release_segments(txn, &p.segments).await?;
+                            store::delete(txn, &keys::part(&upload_id, p.part_number))?;
+                        }
+                        store::delete(txn, &keys::upload(&bucket, &key, &upload_id))?;
+                        return Ok(there);
+                    }
+                    identity.stamp(&mut version);
+                }
                 // The chosen parts' segment references move to the manifest; the rest are released.
                 let mut offset = 0u64;
                 for p in &chosen {
@@ -582,7 +627,10 @@ impl Engine {
                     store::delete(txn, &keys::part(&upload_id, p.part_number))?;
                 }
                 store::delete(txn, &keys::upload(&bucket, &key, &upload_id))?;
-                insert_version(txn, &bucket_record, &mut version).await?;
+                match upload.replica {
+                    Some(_) => crate::versions::place_version(txn, &bucket, &version).await?,
+                    None => insert_version(txn, &bucket_record, &mut version).await?,
+                }
                 // Kept to answer a repeated completion, and forgotten by a worker once due.
                 store::put(txn, &done_key, &version)?;
                 let due = now_ms() + memory.as_millis() as i64;

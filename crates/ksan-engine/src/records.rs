@@ -237,6 +237,9 @@ pub struct UploadRecord {
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// How the object's checksum is made from the parts'.
     pub checksum_type: Option<ChecksumType>,
+    /// The identity of a replica from another ksan, which the completed object takes.
+    #[serde(default)]
+    pub replica: Option<crate::targets::ReplicaIdentity>,
 }
 
 /// `P|upload-id|part number` -> an uploaded part.
@@ -450,6 +453,7 @@ mod tests {
             object,
             checksum_algorithm: None,
             checksum_type: Some(ChecksumType::Composite),
+            replica: None,
         };
         assert_eq!(decode::<UploadRecord>(&encode(&upload).unwrap()).unwrap(), upload);
     }

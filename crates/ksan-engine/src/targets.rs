@@ -95,6 +95,17 @@ pub struct RemotePut<'a> {
     pub replica: Option<ReplicaIdentity>,
 }
 
+/// A multipart upload in progress on a target.
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteUpload<'a> {
+    /// The target's bucket.
+    pub bucket: &'a str,
+    /// The key.
+    pub key: &'a str,
+    /// The target's upload id.
+    pub upload_id: &'a str,
+}
+
 /// Writes replicas to other S3 endpoints: ordinary S3 requests, signed.
 #[async_trait::async_trait]
 pub trait RemoteSink: Send + Sync + 'static {
@@ -112,6 +123,27 @@ pub trait RemoteSink: Send + Sync + 'static {
         key: &str,
         replica: Option<&ReplicaIdentity>,
     ) -> S3Result<()>;
+    /// CreateMultipartUpload with the version's headers (as `put_object` sends them, without
+    /// the digests of the whole); the upload id.
+    async fn create_multipart(&self, target: &Target, put: RemotePut<'_>) -> S3Result<String>;
+    /// UploadPart of `len` bytes; the part's ETag.
+    async fn upload_part(
+        &self,
+        target: &Target,
+        upload: &RemoteUpload<'_>,
+        part_number: u32,
+        body: BodyStream,
+        len: u64,
+    ) -> S3Result<String>;
+    /// CompleteMultipartUpload with the parts' (number, ETag).
+    async fn complete_multipart(
+        &self,
+        target: &Target,
+        upload: &RemoteUpload<'_>,
+        parts: &[(u32, String)],
+    ) -> S3Result<()>;
+    /// AbortMultipartUpload.
+    async fn abort_multipart(&self, target: &Target, upload: &RemoteUpload<'_>) -> S3Result<()>;
     /// A metadata change: PutObjectTagging with the version's tags, and, given the version's
     /// id on the target (another ksan has the same ids), PutObjectRetention and
     /// PutObjectLegalHold with its lock; without it, on the key's current version, tags only.
@@ -246,7 +278,7 @@ impl Engine {
 /// modification time, and its ETag when that is not the MD5 of its bytes (multipart). Carried
 /// in `x-ksan-replica` (`uid-hex;mtime-ms;id|null`) and `x-ksan-replica-etag`, which only the
 /// destination's root user may send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplicaIdentity {
     /// The source version's uid.
     pub uid: [u8; 16],

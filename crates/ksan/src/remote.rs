@@ -13,8 +13,10 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 use hyper_util::rt::TokioIo;
-use ksan_engine::targets::{RemotePut, RemoteSink, RemoteSse, ReplicaIdentity, Target};
-use ksan_proto::documents::{LegalHoldDoc, RetentionDoc, Tagging, XmlDocument};
+use ksan_engine::targets::{RemotePut, RemoteSink, RemoteSse, RemoteUpload, ReplicaIdentity, Target};
+use ksan_proto::documents::{
+    CompleteMultipartUpload, CompletedPartEntry, LegalHoldDoc, RetentionDoc, Tagging, XmlDocument,
+};
 use ksan_types::{BodyStream, ChecksumType, ErrorCode, S3Error, S3Result};
 use sha2::{Digest, Sha256};
 
@@ -308,6 +310,118 @@ impl RemoteSink for HttpSink {
             .and_then(ksan_api::parse_http_date)
             .unwrap_or(0);
         Ok(Some((etag, modified)))
+    }
+
+    async fn create_multipart(&self, target: &Target, put: RemotePut<'_>) -> S3Result<String> {
+        let mut headers = put_headers(&put);
+        // The digests are of the whole object: each part carries its own.
+        for name in [
+            "content-md5",
+            put.version.checksum.as_ref().map_or("", |c| c.algorithm.header_name()),
+        ] {
+            if !name.is_empty() {
+                headers.remove(name);
+            }
+        }
+        let payload = hex::encode(Sha256::digest(b""));
+        let path = format!("{}?uploads", object_path(put.bucket, &put.version.key));
+        let (_, _, body) = self
+            .send(target, Method::POST, &path, headers, &payload, Full::new(Bytes::new()))
+            .await?;
+        let text = String::from_utf8_lossy(&body);
+        text.split("<UploadId>")
+            .nth(1)
+            .and_then(|t| t.split("</UploadId>").next())
+            .map(str::to_owned)
+            .ok_or_else(|| failed(target, "no UploadId in the CreateMultipartUpload answer"))
+    }
+
+    async fn upload_part(
+        &self,
+        target: &Target,
+        upload: &RemoteUpload<'_>,
+        part_number: u32,
+        body: BodyStream,
+        len: u64,
+    ) -> S3Result<String> {
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
+        let path = format!(
+            "{}?partNumber={part_number}&uploadId={}",
+            object_path(upload.bucket, upload.key),
+            percent_encoding::utf8_percent_encode(upload.upload_id, QUERY)
+        );
+        let body = StreamBody::new(body.map(|chunk| chunk.map(Frame::data)));
+        let (status, headers, _) = self
+            .send(target, Method::PUT, &path, headers, "UNSIGNED-PAYLOAD", body)
+            .await?;
+        success((status, HeaderMap::new(), Bytes::new()))?;
+        headers
+            .get(http::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(|e| e.trim_matches('"').to_owned())
+            .ok_or_else(|| failed(target, "no ETag for an uploaded part"))
+    }
+
+    async fn complete_multipart(
+        &self,
+        target: &Target,
+        upload: &RemoteUpload<'_>,
+        parts: &[(u32, String)],
+    ) -> S3Result<()> {
+        let doc = CompleteMultipartUpload {
+            parts: parts
+                .iter()
+                .map(|(n, etag)| CompletedPartEntry {
+                    part_number: *n,
+                    etag: format!("\"{etag}\""),
+                    checksum: None,
+                })
+                .collect(),
+        }
+        .to_xml();
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(doc.len()));
+        let payload = hex::encode(Sha256::digest(doc.as_bytes()));
+        let path = format!(
+            "{}?uploadId={}",
+            object_path(upload.bucket, upload.key),
+            percent_encoding::utf8_percent_encode(upload.upload_id, QUERY)
+        );
+        let (status, h, body) = self
+            .send(
+                target,
+                Method::POST,
+                &path,
+                headers,
+                &payload,
+                Full::new(Bytes::from(doc)),
+            )
+            .await?;
+        // S3 may answer 200 with an error document.
+        if String::from_utf8_lossy(&body).contains("<Error>") {
+            return Err(failed(target, "CompleteMultipartUpload answered an error"));
+        }
+        success((status, h, body))
+    }
+
+    async fn abort_multipart(&self, target: &Target, upload: &RemoteUpload<'_>) -> S3Result<()> {
+        let payload = hex::encode(Sha256::digest(b""));
+        let path = format!(
+            "{}?uploadId={}",
+            object_path(upload.bucket, upload.key),
+            percent_encoding::utf8_percent_encode(upload.upload_id, QUERY)
+        );
+        self.send(
+            target,
+            Method::DELETE,
+            &path,
+            HeaderMap::new(),
+            &payload,
+            Full::new(Bytes::new()),
+        )
+        .await
+        .and_then(success)
     }
 
     async fn delete_object(

@@ -693,6 +693,34 @@ async fn another_server_takes_the_versions() {
             && status(&c, "local", "big", &big).await.as_deref() == Some("COMPLETED")
     })
     .await;
+    // A version over 64 MiB goes by multipart upload, and keeps its identity all the same.
+    let huge_body = pattern(13, 70 * 1024 * 1024 + 3);
+    let huge = put(&c, "local", "huge", huge_body.clone()).await;
+    eventually("the large version replicated", || async {
+        status(&c, "local", "huge", &huge).await.as_deref() == Some("COMPLETED")
+    })
+    .await;
+    let there = d
+        .head_object()
+        .bucket("remote")
+        .key("huge")
+        .version_id(&huge)
+        .send()
+        .await
+        .unwrap();
+    let here = c
+        .head_object()
+        .bucket("local")
+        .key("huge")
+        .version_id(&huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(there.e_tag(), here.e_tag());
+    assert_eq!(body(&d, "remote", "huge", &huge).await, Some(huge_body));
+    let uploads = d.list_multipart_uploads().bucket("remote").send().await.unwrap();
+    assert!(uploads.uploads().is_empty(), "no upload left behind");
+
     // Between two ksan servers a replica keeps its version id, time, ETag and checksum.
     for (key, vid) in [("big", &big), ("a", &small)] {
         let there = d
@@ -1022,6 +1050,15 @@ async fn a_foreign_s3_server_takes_plain_writes() {
         .await
         .unwrap();
     assert_eq!(tags.tag_set().len(), 1);
+    // Over 64 MiB: a plain multipart upload there.
+    let huge_body = pattern(17, 65 * 1024 * 1024);
+    let huge = put(&c, "local", "huge", huge_body.clone()).await;
+    eventually("the large version reached moto", || async {
+        status(&c, "local", "huge", &huge).await.as_deref() == Some("COMPLETED")
+    })
+    .await;
+    let got = foreign.get_object().bucket("foreign").key("huge").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().to_vec(), huge_body);
     c.delete_object().bucket("local").key("dir/big").send().await.unwrap();
     eventually("the delete reached moto", || async {
         foreign

@@ -40,6 +40,13 @@ use crate::{Engine, now_ms, store};
 /// Carries out replication items.
 pub struct ReplicationWorker;
 
+/// Versions larger than this go to other endpoints by multipart upload (a single PUT takes
+/// at most 5 GiB).
+const MULTIPART_ABOVE: u64 = 64 * 1024 * 1024;
+
+/// The part size of those uploads (larger when 10,000 parts would not hold the version).
+const MULTIPART_PART: u64 = 16 * 1024 * 1024;
+
 /// Version rows an existing-objects item walks at most.
 const EXISTING_BATCH: usize = 1000;
 
@@ -493,7 +500,6 @@ impl Engine {
                 return self.settle_remote(bucket, src, rule, 0).await;
             }
         }
-        let body = self.read(&handle, 0, src.size).await?;
         let put = RemotePut {
             bucket: dest_bucket,
             version: src,
@@ -501,8 +507,55 @@ impl Engine {
             sse,
             replica: target.ksan.then(|| ReplicaIdentity::of(src)),
         };
-        sink.put_object(&target, put, body).await?;
+        if src.size > MULTIPART_ABOVE {
+            self.put_multipart(sink.as_ref(), &target, put, &handle).await?;
+        } else {
+            let body = self.read(&handle, 0, src.size).await?;
+            sink.put_object(&target, put, body).await?;
+        }
         self.settle_remote(bucket, src, rule, src.size).await
+    }
+
+    /// A large version to a target by multipart upload, each part read as it is sent
+    /// (aborted there if a part fails).
+    async fn put_multipart(
+        &self,
+        sink: &dyn crate::targets::RemoteSink,
+        target: &crate::targets::Target,
+        put: RemotePut<'_>,
+        handle: &crate::objects::ObjectHandle,
+    ) -> S3Result<()> {
+        let size = put.version.size;
+        let part_size = MULTIPART_PART.max(size.div_ceil(10_000));
+        let upload_id = sink.create_multipart(target, put.clone()).await?;
+        let upload = crate::targets::RemoteUpload {
+            bucket: put.bucket,
+            key: &put.version.key,
+            upload_id: &upload_id,
+        };
+        let mut parts = Vec::new();
+        let mut offset = 0;
+        while offset < size {
+            let len = part_size.min(size - offset);
+            let n = parts.len() as u32 + 1;
+            let sent = match self.read(handle, offset, len).await {
+                Ok(body) => sink.upload_part(target, &upload, n, body, len).await,
+                Err(e) => Err(e),
+            };
+            match sent {
+                Ok(etag) => parts.push((n, etag)),
+                Err(e) => {
+                    let _ = sink.abort_multipart(target, &upload).await;
+                    return Err(e);
+                }
+            }
+            offset += len;
+        }
+        if let Err(e) = sink.complete_multipart(target, &upload, &parts).await {
+            let _ = sink.abort_multipart(target, &upload).await;
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// After a remote write: settle the source version and count it.
