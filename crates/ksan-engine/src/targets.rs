@@ -27,6 +27,28 @@ pub struct TargetRecord {
     /// The target is another ksan: replicas keep their version ids and times there.
     #[serde(default)]
     pub ksan: bool,
+    /// PEM certificates to trust for an https endpoint instead of the system's roots.
+    #[serde(default)]
+    pub ca_pem: Option<String>,
+}
+
+/// What registering a target takes.
+#[derive(Clone)]
+pub struct NewTarget<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// `http://host:port` or `https://host:port`.
+    pub endpoint: &'a str,
+    /// The region requests are signed for.
+    pub region: &'a str,
+    /// The access key.
+    pub access_key: &'a str,
+    /// The secret key.
+    pub secret_key: &'a str,
+    /// It is another ksan (these are its root credentials).
+    pub ksan: bool,
+    /// PEM certificates to trust instead of the system's roots.
+    pub ca_pem: Option<&'a str>,
 }
 
 /// A target as the admin API lists it: no secret.
@@ -43,6 +65,9 @@ pub struct TargetInfo {
     /// It is another ksan.
     #[serde(default)]
     pub ksan: bool,
+    /// It has certificates of its own to trust.
+    #[serde(default)]
+    pub custom_ca: bool,
 }
 
 /// A target with its secret opened, for the sink.
@@ -60,6 +85,8 @@ pub struct Target {
     pub secret_key: String,
     /// It is another ksan.
     pub ksan: bool,
+    /// PEM certificates to trust instead of the system's roots.
+    pub ca_pem: Option<String>,
 }
 
 impl std::fmt::Debug for Target {
@@ -161,16 +188,20 @@ fn no_target(name: &str) -> S3Error {
 }
 
 impl Engine {
-    /// Register (or replace) a target; its secret is stored sealed. `ksan`: it is another
-    /// ksan, whose root credentials these are.
-    pub async fn put_target(
-        &self,
-        name: &str,
-        endpoint: &str,
-        region: &str,
-        (access_key, secret_key): (&str, &str),
-        ksan: bool,
-    ) -> S3Result<()> {
+    /// Register (or replace) a target; its secret is stored sealed.
+    pub async fn put_target(&self, t: NewTarget<'_>) -> S3Result<()> {
+        let NewTarget {
+            name,
+            endpoint,
+            region,
+            access_key,
+            secret_key,
+            ksan,
+            ca_pem,
+        } = t;
+        if ca_pem.is_some_and(|p| !p.contains("-----BEGIN CERTIFICATE-----")) {
+            return Err(S3Error::new(ErrorCode::InvalidArgument).msg("the CA file holds no PEM certificate"));
+        }
         let valid_name = !name.is_empty()
             && name.len() <= 63
             && name
@@ -195,6 +226,7 @@ impl Engine {
             access_key: access_key.to_owned(),
             sealed_secret: self.keyring.seal_target_secret(name, secret_key)?,
             ksan,
+            ca_pem: ca_pem.map(str::to_owned),
         };
         let record = Arc::new(record);
         self.write(move |txn| {
@@ -218,6 +250,7 @@ impl Engine {
                     region: t.region,
                     access_key: t.access_key,
                     ksan: t.ksan,
+                    custom_ca: t.ca_pem.is_some(),
                 })
             })
             .collect()
@@ -259,6 +292,7 @@ impl Engine {
             region: t.region,
             access_key: t.access_key,
             ksan: t.ksan,
+            ca_pem: t.ca_pem,
         })
     }
 

@@ -99,6 +99,9 @@ pub struct AddTarget {
     /// version ids and times.
     #[serde(default)]
     pub ksan: bool,
+    /// PEM certificates to trust for an https endpoint instead of the system's roots.
+    #[serde(default)]
+    pub ca_pem: Option<String>,
 }
 
 fn default_region() -> String {
@@ -289,17 +292,16 @@ impl Admin {
                         "expected {\"name\", \"endpoint\", \"access_key\", \"secret_key\", \"region\"}\n",
                     );
                 };
-                match self
-                    .engine
-                    .put_target(
-                        &req.name,
-                        &req.endpoint,
-                        &req.region,
-                        (&req.access_key, &req.secret_key),
-                        req.ksan,
-                    )
-                    .await
-                {
+                let target = ksan_engine::targets::NewTarget {
+                    name: &req.name,
+                    endpoint: &req.endpoint,
+                    region: &req.region,
+                    access_key: &req.access_key,
+                    secret_key: &req.secret_key,
+                    ksan: req.ksan,
+                    ca_pem: req.ca_pem.as_deref(),
+                };
+                match self.engine.put_target(target).await {
                     Ok(()) => text(StatusCode::CREATED, ""),
                     Err(e) => s3_error(&e),
                 }

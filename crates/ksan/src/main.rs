@@ -95,6 +95,9 @@ enum TargetCommand {
         /// their version ids, modification times and ETags there
         #[arg(long)]
         ksan: bool,
+        /// PEM certificates to trust for an https endpoint instead of the system's roots
+        #[arg(long)]
+        ca_file: Option<std::path::PathBuf>,
     },
     /// List the targets (never their secrets).
     List,
@@ -393,7 +396,14 @@ async fn run_targets(command: TargetCommand, admin: client::AdminArgs) -> Result
             secret_key,
             target_region,
             ksan,
+            ca_file,
         } => {
+            let ca_pem = match ca_file {
+                Some(path) => {
+                    Some(std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?)
+                }
+                None => None,
+            };
             let body = serde_json::to_vec(&admin::AddTarget {
                 name: name.clone(),
                 endpoint: target_endpoint,
@@ -401,6 +411,7 @@ async fn run_targets(command: TargetCommand, admin: client::AdminArgs) -> Result
                 access_key,
                 secret_key,
                 ksan,
+                ca_pem,
             })?;
             client.call("POST", "/admin/v1/replication-targets", body).await?;
             println!("target {name} registered: name it as arn:ksan:replication::{name}:BUCKET");
@@ -409,7 +420,12 @@ async fn run_targets(command: TargetCommand, admin: client::AdminArgs) -> Result
             let targets: Vec<ksan_engine::targets::TargetInfo> =
                 serde_json::from_slice(&client.call("GET", "/admin/v1/replication-targets", Vec::new()).await?)?;
             for t in targets {
-                let kind = if t.ksan { "ksan" } else { "s3" };
+                let kind = match (t.ksan, t.custom_ca) {
+                    (true, true) => "ksan, own CA",
+                    (true, false) => "ksan",
+                    (false, true) => "s3, own CA",
+                    (false, false) => "s3",
+                };
                 println!("{}\t{kind}\t{}\t{}\t{}", t.name, t.endpoint, t.region, t.access_key);
             }
         }

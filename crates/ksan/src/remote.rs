@@ -38,6 +38,17 @@ const QUERY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
 /// The S3 client the replicator uses.
 pub struct HttpSink {
     tls: tokio_rustls::TlsConnector,
+    /// Connectors of targets with certificates of their own, by target name (with the PEM
+    /// they were made from, so a re-registered target gets a new one).
+    own_ca: std::sync::Mutex<std::collections::HashMap<String, (String, tokio_rustls::TlsConnector)>>,
+}
+
+fn connector(roots: rustls::RootCertStore) -> Result<tokio_rustls::TlsConnector, rustls::Error> {
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
 fn failed(target: &Target, what: impl std::fmt::Display) -> S3Error {
@@ -67,19 +78,40 @@ impl HttpSink {
         .and_then(success)
     }
 
-    /// A client trusting the system's root certificates.
+    /// A client trusting the system's root certificates (and, for a target registered with
+    /// its own, those).
     pub fn new() -> Result<Self, rustls::Error> {
         let mut roots = rustls::RootCertStore::empty();
         for cert in rustls_native_certs::load_native_certs().certs {
             let _ = roots.add(cert);
         }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
         Ok(HttpSink {
-            tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            tls: connector(roots)?,
+            own_ca: Default::default(),
         })
+    }
+
+    /// The TLS connector for a target.
+    fn tls_for(&self, target: &Target) -> S3Result<tokio_rustls::TlsConnector> {
+        let Some(pem) = &target.ca_pem else {
+            return Ok(self.tls.clone());
+        };
+        let mut cache = self.own_ca.lock().map_err(|_| failed(target, "TLS cache poisoned"))?;
+        if let Some((cached, c)) = cache.get(&target.name)
+            && cached == pem
+        {
+            return Ok(c.clone());
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pemfile::certs(&mut pem.as_bytes()) {
+            let cert = cert.map_err(|e| failed(target, format!("its CA file: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| failed(target, format!("its CA file: {e}")))?;
+        }
+        let c = connector(roots).map_err(|e| failed(target, e))?;
+        cache.insert(target.name.clone(), (pem.clone(), c.clone()));
+        Ok(c)
     }
 
     /// Send one signed request; the response body if it is a success.
@@ -124,7 +156,7 @@ impl HttpSink {
         let resp = if tls {
             let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| failed(target, e))?;
             let stream = self
-                .tls
+                .tls_for(target)?
                 .connect(name, stream)
                 .await
                 .map_err(|e| failed(target, format!("TLS: {e}")))?;

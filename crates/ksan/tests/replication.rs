@@ -1158,3 +1158,142 @@ async fn lock_changes_reach_another_server() {
     })
     .await;
 }
+
+/// A free loopback port (bound and let go).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// An https target with a certificate of its own: refused (FAILED) while only the system's
+/// roots are trusted, replicated once the target is registered with its CA file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_target_with_its_own_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let (ca, ca_key, cert, key, csr, ext) = (
+        path("ca.pem"),
+        path("ca.key"),
+        path("cert.pem"),
+        path("key.pem"),
+        path("leaf.csr"),
+        path("leaf.ext"),
+    );
+    std::fs::write(&ext, "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let steps: [Vec<&str>; 3] = [
+        [
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                &ca_key,
+                "-out",
+                &ca,
+                "-days",
+                "1",
+                "-subj",
+                "/CN=ksan test CA",
+            ],
+        ]
+        .concat(),
+        [
+            &["req"][..],
+            &ec,
+            &["-keyout", &key, "-out", &csr, "-subj", "/CN=127.0.0.1"],
+        ]
+        .concat(),
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            &cert,
+            "-days",
+            "1",
+            "-extfile",
+            &ext,
+        ],
+    ];
+    for args in steps {
+        let made = std::process::Command::new("openssl").args(&args).output();
+        if !made.as_ref().is_ok_and(|o| o.status.success()) {
+            println!("skipped: openssl cannot make test certificates here");
+            return;
+        }
+    }
+    let (ca, cert, key) = (
+        std::path::PathBuf::from(ca),
+        std::path::PathBuf::from(cert),
+        std::path::PathBuf::from(key),
+    );
+    let port = free_port();
+    let tls_listen = format!("127.0.0.1:{port}");
+    let dst = TestServer::start_with(&[
+        "--tls-listen",
+        &tls_listen,
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    let src = TestServer::start();
+    let (c, d) = (src.client(), dst.client());
+    c.create_bucket().bucket("local").send().await.unwrap();
+    versioning(&c, "local", BucketVersioningStatus::Enabled).await;
+    d.create_bucket().bucket("secure").send().await.unwrap();
+    versioning(&d, "secure", BucketVersioningStatus::Enabled).await;
+    let endpoint = format!("https://127.0.0.1:{port}");
+    let register = |ca: Option<&std::path::Path>| {
+        let mut args = vec![
+            "add".to_owned(),
+            "tls".into(),
+            "--ksan".into(),
+            "--target-endpoint".into(),
+            endpoint.clone(),
+            "--access-key".into(),
+            ROOT_AK.into(),
+            "--secret-key".into(),
+            ROOT_SK.into(),
+        ];
+        if let Some(ca) = ca {
+            args.push("--ca-file".into());
+            args.push(ca.to_string_lossy().into_owned());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        targets_cli(&src, &args);
+    };
+    register(None);
+    let mut r = rule("tls", 1, prefix(""), "x", false);
+    r.destination = Some(
+        Destination::builder()
+            .bucket("arn:ksan:replication::tls:secure")
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(put_config(&c, "local", vec![r]).await, "ok");
+    let vid = put(&c, "local", "k", b"over TLS".to_vec()).await;
+    eventually("refused: the certificate is unknown", || async {
+        status(&c, "local", "k", &vid).await.as_deref() == Some("FAILED")
+    })
+    .await;
+    register(Some(&ca));
+    assert!(targets_cli(&src, &["list"]).contains("own CA"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while status(&c, "local", "k", &vid).await.as_deref() != Some("COMPLETED") {
+        assert!(Instant::now() < deadline, "not replicated over TLS");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(
+        body(&d, "secure", "k", &vid).await.as_deref(),
+        Some(b"over TLS".as_slice())
+    );
+}
