@@ -1,8 +1,14 @@
 //! The replicator: carries out the items the outbox (`crate::replication::outbox`) queued in
-//! `Q|replicate`, each in its own transaction.
+//! `Q|replicate`: items of different keys at once, a key's items in order.
 //!
-//! A version item brings one version (or its new metadata) to one rule's destination bucket
-//! on this server, keeping its uid, version id, modification time, ETag and checksums, and
+//! To a registered target (another endpoint) a version goes through `targets::RemoteSink`:
+//! a streamed PUT, or a multipart upload above 64 MiB, a DeleteObject for a delete marker,
+//! the tagging (and, to another ksan, retention and legal hold) for a metadata change; to
+//! another ksan with the version's identity, so it keeps its version id there. Then the
+//! source is settled as below.
+//!
+//! A version item to a bucket on this server brings one version (or its new metadata) there,
+//! keeping its uid, version id, modification time, ETag and checksums, and
 //! marks it REPLICA there; the same transaction takes the rule off the source version's
 //! pending list (COMPLETED once none is left). Bytes are shared with the source (blob
 //! references, as CopyObject shares them) when the replica is sealed under the same key, and
