@@ -1,6 +1,6 @@
 //! Replication: a bucket's replication rules ([`ReplicationConfig`], checked as S3 checks them
 //! when they are put), the one decision that says which rules a change goes out by
-//! ([`targets_for`]), and the outbox: [`outbox`] runs inside the metadata transaction of every
+//! ([`targets_for`]), and the outbox: `outbox` runs inside the metadata transaction of every
 //! change a rule covers, marks the version PENDING and queues one work item per destination,
 //! so that no acknowledged write can miss replication. The replicator (`workers::replicate`)
 //! carries the items out.
