@@ -59,8 +59,10 @@ fn noncurrent(n: &NoncurrentDoc) -> S3Result<Noncurrent> {
     })
 }
 
-fn to_rule(r: LifecycleRuleDoc) -> S3Result<Rule> {
-    let filter = match (r.prefix, r.filter) {
+/// The model of a rule's filter: the rule-level Prefix (older form) or its `Filter`
+/// (lifecycle and replication rules share the forms).
+pub(crate) fn filter_from_doc(prefix: Option<String>, doc: Option<LifecycleFilterDoc>) -> Filter {
+    match (prefix, doc) {
         (Some(p), _) => Filter::Legacy(p),
         (None, None | Some(LifecycleFilterDoc::Empty)) => Filter::All,
         (None, Some(LifecycleFilterDoc::Prefix(p))) => Filter::Prefix(p),
@@ -81,7 +83,37 @@ fn to_rule(r: LifecycleRuleDoc) -> S3Result<Rule> {
             size_gt,
             size_lt,
         },
-    };
+    }
+}
+
+/// A rule's filter as the document writes it: (rule-level Prefix, `Filter`).
+pub(crate) fn filter_to_doc(f: &Filter) -> (Option<String>, Option<LifecycleFilterDoc>) {
+    match f {
+        Filter::Legacy(p) => (Some(p.clone()), None),
+        Filter::All => (None, Some(LifecycleFilterDoc::Empty)),
+        Filter::Prefix(p) => (None, Some(LifecycleFilterDoc::Prefix(p.clone()))),
+        Filter::Tag(t) => (None, Some(LifecycleFilterDoc::Tag(t.clone()))),
+        Filter::SizeGreaterThan(n) => (None, Some(LifecycleFilterDoc::SizeGreaterThan(*n))),
+        Filter::SizeLessThan(n) => (None, Some(LifecycleFilterDoc::SizeLessThan(*n))),
+        Filter::And {
+            prefix,
+            tags,
+            size_gt,
+            size_lt,
+        } => (
+            None,
+            Some(LifecycleFilterDoc::And {
+                prefix: prefix.clone(),
+                tags: tags.clone(),
+                size_gt: *size_gt,
+                size_lt: *size_lt,
+            }),
+        ),
+    }
+}
+
+fn to_rule(r: LifecycleRuleDoc) -> S3Result<Rule> {
+    let filter = filter_from_doc(r.prefix, r.filter);
     let (expiration, expired_object_delete_marker) = match &r.expiration {
         None => (None, None),
         Some(e) => {
@@ -142,28 +174,7 @@ fn to_doc(config: &LifecycleConfig) -> LifecycleConfiguration {
         .rules
         .iter()
         .map(|r| {
-            let (prefix, filter) = match &r.filter {
-                Filter::Legacy(p) => (Some(p.clone()), None),
-                Filter::All => (None, Some(LifecycleFilterDoc::Empty)),
-                Filter::Prefix(p) => (None, Some(LifecycleFilterDoc::Prefix(p.clone()))),
-                Filter::Tag(t) => (None, Some(LifecycleFilterDoc::Tag(t.clone()))),
-                Filter::SizeGreaterThan(n) => (None, Some(LifecycleFilterDoc::SizeGreaterThan(*n))),
-                Filter::SizeLessThan(n) => (None, Some(LifecycleFilterDoc::SizeLessThan(*n))),
-                Filter::And {
-                    prefix,
-                    tags,
-                    size_gt,
-                    size_lt,
-                } => (
-                    None,
-                    Some(LifecycleFilterDoc::And {
-                        prefix: prefix.clone(),
-                        tags: tags.clone(),
-                        size_gt: *size_gt,
-                        size_lt: *size_lt,
-                    }),
-                ),
-            };
+            let (prefix, filter) = filter_to_doc(&r.filter);
             let expiration = (r.expiration.is_some() || r.expired_object_delete_marker.is_some()).then(|| {
                 let (days, date) = r.expiration.map(write_when).unwrap_or_default();
                 ExpirationDoc {

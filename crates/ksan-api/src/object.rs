@@ -187,26 +187,27 @@ impl S3Api {
     pub(crate) async fn delete_object(&self, ctx: &Ctx, version: Option<VersionId>) -> HandlerResult {
         let bucket = self.authorized_bucket(ctx).await?;
         let (owner, display) = ctx.owner();
-        if let Some(identity) = self.replica_identity(ctx)? {
-            if version.is_some() {
+        let out = match self.replica_identity(ctx)? {
+            Some(_) if version.is_some() => {
                 return Err(S3Error::new(ErrorCode::InvalidRequest).msg("a replica's delete marker has no versionId"));
             }
-            let marker = self
-                .engine
-                .put_replica_marker(bucket.name(), ctx.key(), identity, (&owner, &display))
-                .await?;
-            return Response::builder()
-                .status(StatusCode::NO_CONTENT)
-                .header("x-amz-delete-marker", "true")
-                .header("x-amz-version-id", marker.version_id_str())
-                .body(ResponseBody::empty())
-                .map_err(S3Error::internal);
-        }
-        let bypass = self.bypasses_governance(ctx, &bucket);
-        let out = self
-            .engine
-            .delete_object(bucket.name(), ctx.key(), version, (&owner, &display), bypass)
-            .await?;
+            Some(identity) => {
+                let marker = self
+                    .engine
+                    .put_replica_marker(bucket.name(), ctx.key(), identity, (&owner, &display))
+                    .await?;
+                ksan_engine::objects::DeleteOutcome {
+                    version_id: Some(marker.version_id_str().to_owned()),
+                    delete_marker: true,
+                }
+            }
+            None => {
+                let bypass = self.bypasses_governance(ctx, &bucket);
+                self.engine
+                    .delete_object(bucket.name(), ctx.key(), version, (&owner, &display), bypass)
+                    .await?
+            }
+        };
         let mut b = Response::builder().status(StatusCode::NO_CONTENT);
         if out.delete_marker {
             b = b.header("x-amz-delete-marker", "true");

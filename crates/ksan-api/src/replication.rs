@@ -8,53 +8,21 @@ use ksan_engine::replication::{Destination, ReplicationConfig, ReplicationRule};
 use ksan_proto::documents::{DestinationDoc, LifecycleFilterDoc, ReplicationConfiguration, ReplicationRuleDoc};
 use ksan_types::{ErrorCode, S3Error, S3Result, StorageClass};
 
+use crate::lifecycle::{filter_from_doc, filter_to_doc};
 use crate::{CONFIG_BODY_LIMIT, Ctx, HandlerResult, S3Api, document_response, empty_response, read_digested_document};
 
 fn malformed() -> S3Error {
     S3Error::new(ErrorCode::MalformedXML)
 }
 
-/// A replication filter: prefix and tags (object sizes are lifecycle's only).
+/// A replication filter: the lifecycle forms without object sizes (MalformedXML), which
+/// replication rules do not have.
 fn filter(prefix: Option<String>, doc: Option<LifecycleFilterDoc>) -> S3Result<Filter> {
-    Ok(match (prefix, doc) {
-        (Some(p), _) => Filter::Legacy(p),
-        (None, None | Some(LifecycleFilterDoc::Empty)) => Filter::All,
-        (None, Some(LifecycleFilterDoc::Prefix(p))) => Filter::Prefix(p),
-        (None, Some(LifecycleFilterDoc::Tag(t))) => Filter::Tag(t),
-        (
-            None,
-            Some(LifecycleFilterDoc::And {
-                prefix,
-                tags,
-                size_gt: None,
-                size_lt: None,
-            }),
-        ) => Filter::And {
-            prefix,
-            tags,
-            size_gt: None,
-            size_lt: None,
-        },
-        _ => return Err(malformed()),
-    })
-}
-
-fn filter_doc(f: &Filter) -> (Option<String>, Option<LifecycleFilterDoc>) {
-    match f {
-        Filter::Legacy(p) => (Some(p.clone()), None),
-        Filter::All => (None, Some(LifecycleFilterDoc::Empty)),
-        Filter::Prefix(p) => (None, Some(LifecycleFilterDoc::Prefix(p.clone()))),
-        Filter::Tag(t) => (None, Some(LifecycleFilterDoc::Tag(t.clone()))),
-        Filter::SizeGreaterThan(_) | Filter::SizeLessThan(_) => (None, Some(LifecycleFilterDoc::Empty)),
-        Filter::And { prefix, tags, .. } => (
-            None,
-            Some(LifecycleFilterDoc::And {
-                prefix: prefix.clone(),
-                tags: tags.clone(),
-                size_gt: None,
-                size_lt: None,
-            }),
-        ),
+    let f = filter_from_doc(prefix, doc);
+    match &f {
+        Filter::SizeGreaterThan(_) | Filter::SizeLessThan(_) => Err(malformed()),
+        Filter::And { size_gt, size_lt, .. } if size_gt.is_some() || size_lt.is_some() => Err(malformed()),
+        _ => Ok(f),
     }
 }
 
@@ -88,7 +56,7 @@ fn to_doc(config: &ReplicationConfig) -> ReplicationConfiguration {
         .rules
         .iter()
         .map(|r| {
-            let (prefix, filter) = filter_doc(&r.filter);
+            let (prefix, filter) = filter_to_doc(&r.filter);
             let d = &r.destination;
             ReplicationRuleDoc {
                 id: Some(r.id.clone()),

@@ -96,12 +96,7 @@ pub(crate) async fn insert_version(
         Versioning::Enabled => version.version_id = Some(hex::encode(version.uid)),
         Versioning::Unversioned | Versioning::Suspended => {
             version.version_id = None;
-            if let Some(old_uid) = null_uid(&*txn, b, &k).await?
-                && let Some(old) = store::get::<ObjectVersion>(&*txn, &keys::version(b, &k, &old_uid)).await?
-            {
-                remove_version(txn, b, &old).await?;
-            }
-            store::put_raw(txn, &keys::null_version(b, &k), &version.uid)?;
+            take_null_slot(txn, b, &k, &version.uid).await?;
         }
     }
     crate::replication::outbox(txn, b, version, crate::replication::Change::New).await?;
@@ -118,16 +113,21 @@ pub(crate) async fn insert_version(
 /// key's `null` replica if it is one, and keep the latest row in step.
 pub(crate) async fn place_version(txn: &mut dyn WriteOps, bucket: &str, r: &ObjectVersion) -> S3Result<()> {
     if r.version_id.is_none() {
-        if let Some(old_uid) = null_uid(&*txn, bucket, &r.key).await?
-            && old_uid != r.uid
-            && let Some(old) = store::get::<ObjectVersion>(&*txn, &keys::version(bucket, &r.key, &old_uid)).await?
-        {
-            remove_version(txn, bucket, &old).await?;
-        }
-        store::put_raw(txn, &keys::null_version(bucket, &r.key), &r.uid)?;
+        take_null_slot(txn, bucket, &r.key, &r.uid).await?;
     }
     store::put(txn, &keys::version(bucket, &r.key, &r.uid), r)?;
     refresh_latest(txn, bucket, &r.key).await
+}
+
+/// Make `uid` the key's `null` version: the one it replaces (if another) is removed.
+async fn take_null_slot(txn: &mut dyn WriteOps, bucket: &str, key: &str, uid: &[u8; 16]) -> S3Result<()> {
+    if let Some(old_uid) = null_uid(&*txn, bucket, key).await?
+        && old_uid != *uid
+        && let Some(old) = store::get::<ObjectVersion>(&*txn, &keys::version(bucket, key, &old_uid)).await?
+    {
+        remove_version(txn, bucket, &old).await?;
+    }
+    store::put_raw(txn, &keys::null_version(bucket, key), uid)
 }
 
 /// Remove one version row and release what it references. The caller refreshes the latest row.

@@ -253,11 +253,18 @@ impl Engine {
         let name = worker.name();
         self.workers.update(name, |_| {});
         tokio::spawn(async move {
+            // The backlog is counted after a pass that leaves the worker idle, and at most once
+            // a second while it runs pass after pass (counting can cost a walk of its own).
+            let mut backlog = 0;
+            let mut counted: Option<tokio::time::Instant> = None;
             loop {
                 let Some(engine) = weak.upgrade() else { break };
                 let result = worker.work(&engine).await;
-                let backlog = worker.backlog(&engine).await.unwrap_or(0);
                 let more = matches!(result, Ok(Pass { more: true, .. }));
+                if !more || counted.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                    backlog = worker.backlog(&engine).await.unwrap_or(0);
+                    counted = Some(tokio::time::Instant::now());
+                }
                 engine.workers.update(name, |s| {
                     s.passes += 1;
                     s.last_run_ms = now_ms();

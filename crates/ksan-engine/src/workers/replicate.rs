@@ -220,8 +220,9 @@ fn replica_of(src: &ObjectVersion, rule: &ReplicationRule, dest: &BucketRecord, 
 
 /// How a replica's bytes are had.
 enum Prepared {
-    /// A delete marker: none.
-    Marker,
+    /// None to bring: a delete marker, or a replica that is there already (its metadata
+    /// changes).
+    NoBytes,
     /// The source's one blob, shared (a reference more).
     SharedBlob,
     /// Written anew as one blob (sealed under the destination's key, if any).
@@ -372,10 +373,10 @@ impl Engine {
             .await?
             .is_some();
         let prepared = if src.delete_marker {
-            Prepared::Marker
+            Prepared::NoBytes
         } else if replica_exists {
             // Only its metadata changes: no bytes to bring.
-            Prepared::Marker
+            Prepared::NoBytes
         } else {
             let handle = handle_for(&*snap, src.clone()).await?;
             drop(snap);
@@ -414,7 +415,7 @@ impl Engine {
                     match store::get_for_update::<ObjectVersion>(&*txn, &replica_at).await? {
                         Some(existing) => {
                             // Carried before: bring the metadata, keep its bytes.
-                            let mut r = replica_of(&src, &rule, &dest, &Prepared::Marker);
+                            let mut r = replica_of(&src, &rule, &dest, &Prepared::NoBytes);
                             r.data = existing.data.clone();
                             r.sealed = existing.sealed.clone();
                             r.sse = existing.sse.clone();
@@ -423,8 +424,8 @@ impl Engine {
                         None => {
                             let r = replica_of(&src, &rule, &dest, &prepared);
                             match &*prepared {
-                                Prepared::Marker if r.delete_marker => {}
-                                Prepared::Marker => return Err(S3Error::internal("replica prepared without bytes")),
+                                Prepared::NoBytes if r.delete_marker => {}
+                                Prepared::NoBytes => return Err(S3Error::internal("replica prepared without bytes")),
                                 Prepared::SharedBlob => {
                                     let data = NewData::Shared {
                                         inline: None,
