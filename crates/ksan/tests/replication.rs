@@ -34,6 +34,14 @@ async fn versioning(c: &aws_sdk_s3::Client, bucket: &str, status: BucketVersioni
         .unwrap();
 }
 
+/// A destination's ARN: a bucket here, unless `dest` is an ARN already.
+fn arn(dest: &str) -> String {
+    match dest.starts_with("arn:") {
+        true => dest.to_owned(),
+        false => format!("arn:aws:s3:::{dest}"),
+    }
+}
+
 fn rule(id: &str, priority: i32, filter: ReplicationRuleFilter, dest: &str, markers: bool) -> ReplicationRule {
     let status = if markers {
         DeleteMarkerReplicationStatus::Enabled
@@ -46,12 +54,7 @@ fn rule(id: &str, priority: i32, filter: ReplicationRuleFilter, dest: &str, mark
         .status(ReplicationRuleStatus::Enabled)
         .filter(filter)
         .delete_marker_replication(DeleteMarkerReplication::builder().status(status).build())
-        .destination(
-            Destination::builder()
-                .bucket(format!("arn:aws:s3:::{dest}"))
-                .build()
-                .unwrap(),
-        )
+        .destination(Destination::builder().bucket(arn(dest)).build().unwrap())
         .build()
         .unwrap()
 }
@@ -675,13 +678,7 @@ async fn another_server_takes_the_versions() {
     add_target(&src, "site2", &dst.endpoint(), ROOT_SK);
     let listed = targets_cli(&src, &["list"]);
     assert!(listed.contains("site2") && !listed.contains(ROOT_SK), "{listed}");
-    let mut r = rule("remote", 1, prefix(""), "x", true);
-    r.destination = Some(
-        Destination::builder()
-            .bucket("arn:ksan:replication::site2:remote")
-            .build()
-            .unwrap(),
-    );
+    let r = rule("remote", 1, prefix(""), "arn:ksan:replication::site2:remote", true);
     assert_eq!(put_config(&c, "local", vec![r]).await, "ok");
 
     // A PUT, a multipart upload, tags, a delete marker.
@@ -1002,13 +999,7 @@ async fn a_foreign_s3_server_takes_plain_writes() {
             "testing",
         ],
     );
-    let mut r = rule("to-moto", 1, prefix(""), "x", true);
-    r.destination = Some(
-        Destination::builder()
-            .bucket("arn:ksan:replication::moto:foreign")
-            .build()
-            .unwrap(),
-    );
+    let r = rule("to-moto", 1, prefix(""), "arn:ksan:replication::moto:foreign", true);
     assert_eq!(put_config(&c, "local", vec![r]).await, "ok");
     let big = pattern(5, 1024 * 1024 + 7);
     let v1 = c
@@ -1096,13 +1087,7 @@ async fn lock_changes_reach_another_server() {
         .await
         .unwrap();
     add_target(&src, "site2", &dst.endpoint(), ROOT_SK);
-    let mut r = rule("lock", 1, prefix(""), "x", false);
-    r.destination = Some(
-        Destination::builder()
-            .bucket("arn:ksan:replication::site2:locked-copy")
-            .build()
-            .unwrap(),
-    );
+    let r = rule("lock", 1, prefix(""), "arn:ksan:replication::site2:locked-copy", false);
     assert_eq!(put_config(&c, "locked", vec![r]).await, "ok");
     let vid = put(&c, "locked", "k", b"keep me".to_vec()).await;
     eventually("replicated", || async {
@@ -1272,13 +1257,7 @@ async fn an_https_target_with_its_own_certificate() {
         targets_cli(&src, &args);
     };
     register(None);
-    let mut r = rule("tls", 1, prefix(""), "x", false);
-    r.destination = Some(
-        Destination::builder()
-            .bucket("arn:ksan:replication::tls:secure")
-            .build()
-            .unwrap(),
-    );
+    let r = rule("tls", 1, prefix(""), "arn:ksan:replication::tls:secure", false);
     assert_eq!(put_config(&c, "local", vec![r]).await, "ok");
     let vid = put(&c, "local", "k", b"over TLS".to_vec()).await;
     eventually("refused: the certificate is unknown", || async {
